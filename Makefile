@@ -1,0 +1,55 @@
+# pcfm: the Primary Care Funding Model. `make help` lists the targets.
+# Every target creates or updates the local virtual environment .venv from requirements.lock
+# first, so a fresh machine needs only Python 3.11 and pip.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.pcfm-installed
+PYTEST_WORKERS ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help venv report report-llr-public test lint format lock benchmark clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "pcfm needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or update the virtual environment from the lock
+
+report: $(STAMP) ## Run the model on the built-in synthetic ICB and render the report to build/demo/
+	$(BIN)/pcfm run params/demo.yml
+
+report-llr-public: $(STAMP) ## Run on LLR's real practices from ../shared/data/public (synthetic activity)
+	$(BIN)/pcfm synth --from-public ../shared/data/public --icb QK1 --out build/data/llr-public
+	$(BIN)/pcfm run params/llr-public.yml
+
+test: $(STAMP) ## Lint, then run every test
+	$(BIN)/ruff check lib tests benchmarks
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+lint: $(STAMP) ## Check the code style with ruff
+	$(BIN)/ruff check lib tests benchmarks
+	$(BIN)/ruff format --check lib tests benchmarks
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format lib tests benchmarks
+
+benchmark: $(STAMP) ## Run the benchmarks at LLR scale (several minutes)
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+lock: ## Re-pin every dependency in requirements.lock from pyproject.toml
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --no-emit-find-links \
+		--no-emit-index-url --no-emit-trusted-host -o requirements.lock pyproject.toml
+
+clean: ## Remove build outputs (not the virtual environment)
+	rm -rf build .pytest_cache

@@ -1,0 +1,5 @@
+"""Allow ``python -m pcfm``."""
+
+from pcfm.cli import main
+
+raise SystemExit(main())

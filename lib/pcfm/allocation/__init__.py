@@ -1,0 +1,1 @@
+"""Funding comparison, allocation policies, rounding to the penny and uncertainty."""

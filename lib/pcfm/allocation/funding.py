@@ -1,0 +1,183 @@
+"""The funding comparison: funding per need-weighted patient, categories and eligibility.
+
+Definitions (methodology, chapter 4):
+
+* Funding per need-weighted patient = current funding ÷ need-weighted list.
+* The ICB average is total funding ÷ total need-weighted list (a ratio of totals, so
+  large and small practices count by their size; it equals total funding ÷ total
+  registered list because the need-weighted lists add up to the registered lists).
+* Funding ratio = a practice's funding per need-weighted patient ÷ the ICB average;
+  below 1 is under-funded for its patients' need.
+* Categories: practices ranked by funding ratio, lowest first, cut into
+  ``n_categories`` groups of equal numbers (category 1 = most under-funded). Practices
+  with equal ratios always share a category (their rank is the lowest of their tie),
+  so no practice is split from an identical one by its code or its row.
+* Gap = what the practice would need to reach the target funding per need-weighted
+  patient, never below zero: ``max(0, target × need_weighted_list − funding)``.
+* Eligible: top_up_to_average — among the ``eligible_fraction`` most under-funded
+  practices (ties at the boundary all in) and with a gap above zero;
+  needs_weighted_capitation — every practice; level_up_cost — every practice with a gap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from pcfm.need.weights import NEED_COLUMNS
+from pcfm.params.allocation import AllocationParams
+
+#: Columns of the practices table carried into the comparison when present.
+PRACTICE_COLUMNS = ["practice_name", "pcn_code", "pcn_name", "place"]
+OPTIONAL_PRACTICE_COLUMNS = ["carr_hill_weighted_list", "imd_score"]
+
+
+class FundingInputError(ValueError):
+    """Need or practice tables that cannot be compared, with the fault named."""
+
+
+def _first(values, n: int = 5) -> str:
+    return ", ".join(repr(v) for v in list(values)[:n])
+
+
+def _rank_min(values: np.ndarray) -> np.ndarray:
+    """1-based rank, lowest value first; tied values all get the lowest rank of their tie."""
+    return pd.Series(values).rank(method="min", ascending=True).to_numpy(dtype=np.int64)
+
+
+def categories_from_ratio(funding_ratio: np.ndarray, n_categories: int) -> np.ndarray:
+    """Category 1 (most under-funded) to ``n_categories`` from equal-sized groups by rank."""
+    n = len(funding_ratio)
+    ranks = _rank_min(np.asarray(funding_ratio, dtype=float))
+    return 1 + ((ranks - 1) * n_categories) // max(n, 1)
+
+
+def eligible_count(n_practices: int, eligible_fraction: float) -> int:
+    """How many of the most under-funded practices the top-up is open to (at least one)."""
+    return max(1, math.ceil(round(eligible_fraction * n_practices, 9)))
+
+
+def _check_money(values: pd.Series, column: str, what: str) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(numbers) | (numbers < 0)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise FundingInputError(
+            f"{what}: column {column} must be a non-negative number; {len(rows)} row(s) are "
+            f"not (practices {_first(values.index[rows])}; values {_first(values.iloc[rows])})"
+        )
+    return numbers
+
+
+def compare_funding(
+    need: pd.DataFrame, practices: pd.DataFrame, allocation_params: AllocationParams
+) -> pd.DataFrame:
+    """Compare each practice's current funding with its need.
+
+    Args:
+        need: Output of :func:`pcfm.need.weights.practice_need` (may carry extra columns,
+            such as the need decomposition, which are kept).
+        practices: The practices table of the data contract.
+        allocation_params: Number of categories, policy and eligibility rules.
+
+    Returns:
+        One row per practice, in practice-code order: the need columns, the practice's
+        name, PCN and place, ``current_funding_gbp``, ``funding_per_nwp_gbp``,
+        ``funding_ratio``, ``carr_hill_index`` (NaN where the weighted list is unknown),
+        ``category``, ``gap_gbp``, ``eligible`` — and ``target_per_nwp_gbp``, the funding
+        per need-weighted patient the gap is measured to.
+
+    Raises:
+        FundingInputError: on missing columns, unmatched practices or unusable funding.
+    """
+    missing = [c for c in NEED_COLUMNS if c not in need.columns]
+    if missing:
+        raise FundingInputError(f"need table: missing column(s) {', '.join(missing)}")
+    required = ["practice_code", "current_funding_gbp"]
+    missing = [c for c in required if c not in practices.columns]
+    if missing:
+        raise FundingInputError(f"practices: missing column(s) {', '.join(missing)}")
+
+    need = need.assign(practice_code=need["practice_code"].astype(str))
+    info_columns = [c for c in PRACTICE_COLUMNS + OPTIONAL_PRACTICE_COLUMNS if c in practices]
+    info = practices[["practice_code", "current_funding_gbp", *info_columns]].copy()
+    info["practice_code"] = info["practice_code"].astype(str)
+    info = info.drop(columns=[c for c in info_columns if c in need.columns])
+    only_need = sorted(set(need["practice_code"]) - set(info["practice_code"]))
+    only_practices = sorted(set(info["practice_code"]) - set(need["practice_code"]))
+    if only_need or only_practices:
+        raise FundingInputError(
+            "need table and practices table list different practices: "
+            f"{len(only_need)} only in the need table ({_first(only_need)}), "
+            f"{len(only_practices)} only in practices ({_first(only_practices)})"
+        )
+    if need["practice_code"].duplicated().any() or info["practice_code"].duplicated().any():
+        raise FundingInputError("need table or practices table: practice_code is not unique")
+
+    table = need.merge(info, on="practice_code", how="inner", validate="one_to_one")
+    table = table.sort_values("practice_code", kind="stable").reset_index(drop=True)
+    funding = _check_money(
+        table.set_index("practice_code")["current_funding_gbp"], "current_funding_gbp", "practices"
+    )
+    weighted = table["need_weighted_list"].to_numpy(dtype=float)
+    if not (np.isfinite(weighted).all() and (weighted > 0).all()):
+        bad = table.loc[~(weighted > 0), "practice_code"]
+        raise FundingInputError(
+            f"need table: need_weighted_list must be positive; {len(bad)} practice(s) are not "
+            f"({_first(bad)})"
+        )
+
+    table["current_funding_gbp"] = funding
+    per_nwp = funding / weighted
+    icb_average = funding.sum() / weighted.sum()
+    table["funding_per_nwp_gbp"] = per_nwp
+    table["funding_ratio"] = per_nwp / icb_average if icb_average > 0 else 1.0
+    if "carr_hill_weighted_list" in table:
+        table["carr_hill_index"] = pd.to_numeric(
+            table["carr_hill_weighted_list"], errors="coerce"
+        ) / table["registered_list"].astype(float)
+    else:
+        table["carr_hill_index"] = np.nan
+    ratio = table["funding_ratio"].to_numpy(dtype=float)
+    table["category"] = categories_from_ratio(ratio, allocation_params.n_categories)
+
+    target = funding_target_per_nwp(table, allocation_params)
+    table["target_per_nwp_gbp"] = target
+    table["gap_gbp"] = np.maximum(0.0, target * weighted - funding)
+
+    has_gap = table["gap_gbp"].to_numpy() > 0
+    if allocation_params.policy == "needs_weighted_capitation":
+        eligible = np.ones(len(table), dtype=bool)
+    elif allocation_params.policy == "level_up_cost":
+        eligible = has_gap
+    else:
+        k = eligible_count(len(table), allocation_params.eligible_fraction)
+        eligible = (_rank_min(ratio) <= k) & has_gap
+    table["eligible"] = eligible
+    return table
+
+
+def funding_target_per_nwp(table: pd.DataFrame, allocation_params: AllocationParams) -> float:
+    """The funding per need-weighted patient that gaps are measured to.
+
+    The ICB average, except for level_up_cost with ``kth_best_group``: the funding per
+    need-weighted patient of the k-th best-funded category as a whole (its total funding ÷
+    its total need-weighted list).
+    """
+    funding = table["current_funding_gbp"].to_numpy(dtype=float)
+    weighted = table["need_weighted_list"].to_numpy(dtype=float)
+    if (
+        allocation_params.policy == "level_up_cost"
+        and allocation_params.level_up_target == "kth_best_group"
+    ):
+        category = allocation_params.n_categories + 1 - allocation_params.level_up_k
+        in_group = table["category"].to_numpy() == category
+        if not in_group.any():
+            raise FundingInputError(
+                f"level_up_k = {allocation_params.level_up_k}: category {category} is empty "
+                f"({len(table)} practice(s) in {allocation_params.n_categories} categories)"
+            )
+        return float(funding[in_group].sum() / weighted[in_group].sum())
+    return float(funding.sum() / weighted.sum())

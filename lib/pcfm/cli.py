@@ -1,0 +1,129 @@
+"""The `pcfm` command line: run, validate, synth and check-outputs.
+
+Each sub-command is a thin wrapper around one function of the package; errors the
+user can fix are printed as one clear message with exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pcfm import __version__
+from pcfm.params import ParameterError, load_params
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pcfm.pipeline.run import run_pipeline
+
+    result = run_pipeline(args.params, build_root=args.build_root)
+    print(f"pcfm: run complete: {result.run_dir}")
+    print(f"pcfm: report ({result.render.renderer}): {result.run_dir / 'report'}")
+    if result.render.renderer != "quarto":
+        print(f"pcfm: {result.render.message}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pcfm.data.validate import validate_folder
+    from pcfm.params import params_from_dict
+
+    if args.params:
+        data_params = load_params(args.params).data
+    else:
+        data_params = params_from_dict(
+            {"run_name": "validate", "data": {"source": "folder", "folder": str(args.data)}}
+        ).data
+    quality = validate_folder(Path(args.data), data_params)
+    print(f"pcfm: {args.data}: valid against the data contract")
+    if len(quality.table):
+        print("Recoverable problems, handled by the rules in the parameters:")
+        print(quality.table.to_string(index=False))
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.from_public:
+        from pcfm.data.from_public import write_public_icb
+
+        write_public_icb(Path(args.from_public), args.icb, out, seed=args.seed)
+    else:
+        from pcfm.data.synth import write_synthetic_icb
+
+        write_synthetic_icb(
+            out, seed=args.seed, n_patients=args.patients, n_practices=args.practices
+        )
+    print(f"pcfm: synthetic ICB written to {out}")
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> int:
+    from pcfm.report.check_outputs import check_run_folder
+
+    findings = check_run_folder(Path(args.run_dir))
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"pcfm: {len(findings)} disclosure problem(s) in {args.run_dir}", file=sys.stderr)
+        return 1
+    print(f"pcfm: {args.run_dir}: no disclosure problems found")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(prog="pcfm", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pcfm {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the model and render the report")
+    run.add_argument("params", help="YAML parameter file, e.g. params/demo.yml")
+    run.add_argument("--build-root", default="build", help="where <run-name>/ goes")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate", help="check a data folder against the contract")
+    validate.add_argument("--data", required=True, help="folder with the contract's tables")
+    validate.add_argument("--params", help="parameter file whose data rules to apply")
+    validate.set_defaults(handler=_validate)
+
+    synth = commands.add_parser("synth", help="write a synthetic ICB with a known truth")
+    synth.add_argument("--out", required=True, help="folder to write the tables to")
+    synth.add_argument("--seed", type=int, default=20250401, help="random seed")
+    synth.add_argument("--patients", type=int, default=1_100_000, help="number of patients")
+    synth.add_argument("--practices", type=int, default=127, help="number of practices")
+    synth.add_argument(
+        "--from-public",
+        metavar="DIR",
+        help="build patients for the real practices in these public files",
+    )
+    synth.add_argument("--icb", default="QK1", help="ICB code with --from-public (LLR: QK1)")
+    synth.set_defaults(handler=_synth)
+
+    check = commands.add_parser("check-outputs", help="scan a run's outputs for disclosure risks")
+    check.add_argument("run_dir", help="a run folder, e.g. build/demo")
+    check.set_defaults(handler=_check_outputs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `pcfm` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="pcfm: %(message)s"
+    )
+    try:
+        return args.handler(args)
+    except (ParameterError, FileNotFoundError) as error:
+        print(f"pcfm: error: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # data validation and other input errors name their source
+        print(f"pcfm: error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:  # PipelineError, RenderError
+        print(f"pcfm: run failed: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""The data stage: the data contract, synthetic and public inputs, validation, cells."""

@@ -1,0 +1,28 @@
+"""Adapters for public files as NHS England, OHID and MHCLG publish them.
+
+One module per source; each returns a tidy, typed table and fails with a
+:class:`PublicFileError` (a ``ValueError``) that names the file, the column and the
+offending values when a file is not as published. Where to download each file is in
+``docs/public-data.md``.
+"""
+
+from pcfm.data.public.common import PublicFileError, PublicFileLayoutError
+from pcfm.data.public.deprivation import read_lsoa_imd, read_practice_imd
+from pcfm.data.public.geography import read_practice_map
+from pcfm.data.public.payments import LAYOUTS as PAYMENTS_LAYOUTS
+from pcfm.data.public.payments import payments_years, read_payments, read_payments_file
+from pcfm.data.public.registered import read_registered_age_sex, registered_extract_dates
+
+__all__ = [
+    "PAYMENTS_LAYOUTS",
+    "PublicFileError",
+    "PublicFileLayoutError",
+    "payments_years",
+    "read_lsoa_imd",
+    "read_payments",
+    "read_payments_file",
+    "read_practice_imd",
+    "read_practice_map",
+    "read_registered_age_sex",
+    "registered_extract_dates",
+]

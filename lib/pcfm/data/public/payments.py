@@ -1,0 +1,309 @@
+"""NHS England "NHS Payments to General Practice, England": practice-level CSVs by year.
+
+The publisher renames columns from year to year (registered and weighted patients are a
+"last known figure" in some years and an annual average in others; CCG became sub-ICB;
+PCN columns arrived in 2019-20; footnote digits stick to names). :data:`LAYOUTS` lists every
+layout seen, with the years it was seen in; a file is read by the layout whose columns it
+holds, so a new year in a known layout reads, and a new layout fails with
+:class:`PublicFileLayoutError` naming the file and the columns expected and found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pcfm.data.public.common import (
+    PublicFileError,
+    PublicFileLayoutError,
+    describe_bad_values,
+    find_files,
+    layout_key,
+    read_columns,
+    read_header,
+    resolve_columns,
+    to_number,
+)
+
+#: File names of the practice-level payments files: as published by NHS England
+#: (``nhspaymentsgp-22-23-prac-csv.csv``) and as the Health Equity Evidence Centre stores its
+#: header-harmonised copies (``14-15.csv``).
+FILE_PATTERNS = ("nhspaymentsgp-*", "[0-9][0-9]-[0-9][0-9].csv*", "[0-9][0-9]-[0-9][0-9].parquet")
+#: Columns of the tidy output, in order.
+OUTPUT_COLUMNS = (
+    "financial_year",
+    "practice_code",
+    "practice_name",
+    "sub_icb_code",
+    "pcn_code",
+    "registered_list",
+    "weighted_list",
+    "global_sum_gbp",
+    "mpig_gbp",
+    "pms_balance_gbp",
+    "total_payments_gbp",
+    "list_basis",
+    "source_file",
+)
+LAST_KNOWN = "last known quarter"
+ANNUAL_AVERAGE = "annual average"
+
+
+@dataclass(frozen=True)
+class PaymentsLayout:
+    """One published column layout: which source column feeds each output column.
+
+    Attributes:
+        name: Short name of the layout.
+        years: Financial years whose files were seen in this layout.
+        columns: Output column → published column name (case and spacing are ignored when
+            matching); ``pcn_code`` may be absent (files before 2019-20 have no PCN).
+        list_basis: Whether the patient counts are the last known quarter or an annual average.
+    """
+
+    name: str
+    years: tuple[str, ...]
+    columns: dict[str, str]
+    list_basis: str
+
+
+_COMMON = {
+    "practice_code": "Practice Code",
+    "practice_name": "Practice Name",
+    "global_sum_gbp": "Global Sum",
+    "mpig_gbp": "MPIG Correction factor",
+    "pms_balance_gbp": "Balance of PMS Expenditure",
+    "total_payments_gbp": "Total NHS Payments to General Practice",
+}
+_LAST_KNOWN_LISTS = {
+    "registered_list": "Number of Registered Patients (Last Known Figure)",
+    "weighted_list": "Number of Weighted Patients (Last Known Figure)",
+}
+
+#: Every layout seen, newest first. A layout matches a file when all its columns are present.
+LAYOUTS: tuple[PaymentsLayout, ...] = (
+    PaymentsLayout(
+        name="sub-ICB, PCN, average lists",
+        years=("2022-23",),
+        columns={
+            **_COMMON,
+            "sub_icb_code": "Sub ICB Code",
+            "pcn_code": "PCN Code",
+            "registered_list": "Average Number of Registered Patients",
+            "weighted_list": "Average Number of Weighted Patients",
+        },
+        list_basis=ANNUAL_AVERAGE,
+    ),
+    PaymentsLayout(
+        name="CCG, PCN, last known lists",
+        years=("2020-21", "2021-22"),
+        columns={
+            **_COMMON,
+            "sub_icb_code": "CCG Code",
+            "pcn_code": "PCN Code",
+            **_LAST_KNOWN_LISTS,
+        },
+        list_basis=LAST_KNOWN,
+    ),
+    PaymentsLayout(
+        name="CCG, PCN, average lists with footnote marks",
+        years=("2019-20",),
+        columns={
+            **_COMMON,
+            "sub_icb_code": "CCG Code",
+            "pcn_code": "PCN Code",
+            "registered_list": "Average number of registered patients1",
+            "weighted_list": "Average number of weighted patients1",
+        },
+        list_basis=ANNUAL_AVERAGE,
+    ),
+    PaymentsLayout(
+        name="CCG, average lists",
+        years=("2018-19",),
+        columns={
+            **_COMMON,
+            "sub_icb_code": "CCG Code",
+            "registered_list": "Average Number of Registered Patients",
+            "weighted_list": "Average Number of Weighted Patients",
+        },
+        list_basis=ANNUAL_AVERAGE,
+    ),
+    PaymentsLayout(
+        name="CCG, last known lists",
+        years=("2014-15", "2015-16", "2016-17", "2017-18"),
+        columns={**_COMMON, "sub_icb_code": "CCG Code", **_LAST_KNOWN_LISTS},
+        list_basis=LAST_KNOWN,
+    ),
+)
+
+_YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{2})-(\d{2})(?!\d)")
+_MONEY_AND_LISTS = (
+    "registered_list",
+    "weighted_list",
+    "global_sum_gbp",
+    "mpig_gbp",
+    "pms_balance_gbp",
+    "total_payments_gbp",
+)
+
+
+def financial_year_of(path: Path) -> str:
+    """The financial year a payments file is for, from its name (``…-22-23-…`` → ``2022-23``).
+
+    Raises:
+        PublicFileError: if the name holds no ``YY-YY`` pair of consecutive years.
+    """
+    for first, second in _YEAR_IN_NAME.findall(Path(path).name):
+        if (int(first) + 1) % 100 == int(second):
+            return f"20{first}-{second}"
+    raise PublicFileError(
+        f"{path}: cannot tell the financial year from the file name (expected e.g. "
+        "nhspaymentsgp-22-23-prac-csv.csv, with the year as YY-YY)"
+    )
+
+
+def match_layout(path: Path, header: list[str]) -> PaymentsLayout:
+    """The known layout whose columns the file holds.
+
+    Raises:
+        PublicFileLayoutError: naming the file, the columns of the closest known layout that are
+            missing, and the columns found.
+    """
+    present = {layout_key(name) for name in header}
+
+    def missing(layout: PaymentsLayout) -> list[str]:
+        return [name for name in layout.columns.values() if layout_key(name) not in present]
+
+    for layout in LAYOUTS:
+        if not missing(layout):
+            return layout
+    closest = min(LAYOUTS, key=lambda layout: len(missing(layout)))
+    raise PublicFileLayoutError(
+        f"{path}: column layout not known (NHS Payments to General Practice). Closest known "
+        f"layout {closest.name!r} (years {', '.join(closest.years)}) expects columns "
+        f"{list(closest.columns.values())}; missing {missing(closest)}; found {header}. If the "
+        "publisher renamed a column, add the new layout to pcfm.data.public.payments.LAYOUTS."
+    )
+
+
+def read_payments_file(path: str | Path) -> pd.DataFrame:
+    """Read one practice-level payments file into the tidy columns of :data:`OUTPUT_COLUMNS`."""
+    path = Path(path)
+    year = financial_year_of(path)
+    header = read_header(path)
+    layout = match_layout(path, header)
+    spelling = resolve_columns(header, list(layout.columns.values()))
+    raw = read_columns(path, [spelling[name] for name in layout.columns.values()])
+    raw.columns = list(layout.columns)
+    frame = pd.DataFrame(index=raw.index)
+    frame["financial_year"] = pd.Series(year, index=raw.index, dtype="string")
+    frame["practice_code"] = raw["practice_code"].str.strip().str.upper()
+    frame["practice_name"] = raw["practice_name"].str.strip()
+    frame["sub_icb_code"] = raw["sub_icb_code"].str.strip().str.upper()
+    if "pcn_code" in raw:
+        frame["pcn_code"] = raw["pcn_code"].str.strip().str.upper().replace("", pd.NA)
+    else:
+        frame["pcn_code"] = pd.Series(pd.NA, index=raw.index, dtype="string")
+    for column in _MONEY_AND_LISTS:
+        frame[column] = to_number(
+            raw,
+            column,
+            path,
+            allow_missing=column == "pms_balance_gbp",
+            label=spelling[layout.columns[column]],
+        )
+    frame["pms_balance_gbp"] = frame["pms_balance_gbp"].fillna(0.0)
+    frame["list_basis"] = pd.Series(layout.list_basis, index=raw.index, dtype="string")
+    frame["source_file"] = pd.Series(path.name, index=raw.index, dtype="string")
+
+    bad_code = frame["practice_code"].isna() | ~frame["practice_code"].str.fullmatch(
+        r"[A-Z0-9]{6}"
+    ).fillna(False)
+    if bad_code.any():
+        raise PublicFileError(
+            f"{path}: column {spelling['Practice Code']!r} is not a 6-character practice code in "
+            f"{describe_bad_values(raw.loc[bad_code, 'practice_code'].fillna('<empty>'))}"
+        )
+    duplicated = frame["practice_code"].duplicated(keep=False)
+    if duplicated.any():
+        raise PublicFileError(
+            f"{path}: practice codes appear more than once in "
+            f"{describe_bad_values(frame.loc[duplicated, 'practice_code'])}"
+        )
+    negative = (frame[["registered_list", "weighted_list"]] < 0).any(axis=1)
+    if negative.any():
+        raise PublicFileError(
+            f"{path}: negative registered or weighted patients for practices "
+            f"{describe_bad_values(frame.loc[negative, 'practice_code'])}"
+        )
+    return frame[list(OUTPUT_COLUMNS)].reset_index(drop=True)
+
+
+def payments_files(path: str | Path, include_harmonised: bool = True) -> dict[str, Path]:
+    """Financial year → file, for the payments files at ``path`` (a file or a folder).
+
+    Where a year has both an as-published file and a third-party harmonised copy (a file in a
+    folder named ``heec_harmonised``), the as-published one is used. Where a year has two
+    as-published versions (``-v2``), the later version is used.
+
+    Raises:
+        PublicFileError: if two files for the same year cannot be ranked.
+    """
+    chosen: dict[str, tuple[tuple[int, int], Path]] = {}
+    for file in find_files(Path(path), FILE_PATTERNS, "NHS Payments to General Practice file"):
+        harmonised = "heec_harmonised" in file.parts
+        if harmonised and not include_harmonised:
+            continue
+        version_match = re.search(r"-v(\d+)\b", file.name)
+        rank = (0 if harmonised else 1, int(version_match.group(1)) if version_match else 1)
+        year = financial_year_of(file)
+        if year in chosen and chosen[year][0] == rank:
+            raise PublicFileError(
+                f"two payments files for {year}: {chosen[year][1]} and {file}; keep one"
+            )
+        if year not in chosen or rank > chosen[year][0]:
+            chosen[year] = (rank, file)
+    return {year: chosen[year][1] for year in sorted(chosen)}
+
+
+def read_payments(
+    path: str | Path, years: list[str] | None = None, include_harmonised: bool = True
+) -> pd.DataFrame:
+    """Every year's practice-level payments at ``path``, stacked in one tidy table.
+
+    Args:
+        path: A payments file or a folder of them (searched recursively).
+        years: Financial years to read (e.g. ``["2022-23"]``); all found if None.
+        include_harmonised: Also read the Health Equity Evidence Centre's header-harmonised
+            copies of years not published in the folder as-is (2014-15 to 2016-17 here).
+
+    Returns:
+        Columns of :data:`OUTPUT_COLUMNS`: ``financial_year`` ('2017-18' …), ``practice_code``,
+        ``practice_name``, ``sub_icb_code`` (CCG code before July 2022), ``pcn_code`` (missing
+        before 2019-20), ``registered_list``, ``weighted_list`` (Carr-Hill weighted patients),
+        ``global_sum_gbp``, ``mpig_gbp``, ``pms_balance_gbp`` (the PMS counterpart of the global
+        sum), ``total_payments_gbp``, ``list_basis`` and ``source_file``.
+
+    Raises:
+        PublicFileLayoutError: for a file in a column layout not in :data:`LAYOUTS`.
+        PublicFileError: for a year asked for but absent, or values that are not numbers.
+    """
+    files = payments_files(path, include_harmonised=include_harmonised)
+    if years is not None:
+        absent = [year for year in years if year not in files]
+        if absent:
+            raise PublicFileError(
+                f"{path}: no payments file for {', '.join(absent)}; years available: "
+                f"{', '.join(files)}"
+            )
+        files = {year: files[year] for year in years}
+    frames = [read_payments_file(file) for file in files.values()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def payments_years(path: str | Path, include_harmonised: bool = True) -> list[str]:
+    """The financial years for which ``path`` holds a payments file."""
+    return list(payments_files(path, include_harmonised=include_harmonised))

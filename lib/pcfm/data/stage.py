@@ -1,0 +1,57 @@
+"""Stage 01, data: validate the input tables and aggregate them to covariate cells.
+
+Patient-level rows never leave DuckDB; the cells and the practice table go to the
+run's restricted area and only disclosure-controlled summaries are published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pcfm.data.cells import build_cells
+from pcfm.data.read import read_practices
+from pcfm.data.validate import validate_folder
+from pcfm.pipeline.context import RunContext
+
+
+@dataclass(frozen=True)
+class DataStageResult:
+    """What notebook 01 shows."""
+
+    summary_by_place: pd.DataFrame
+    summary_by_deprivation: pd.DataFrame
+    quality: pd.DataFrame
+
+
+def summarise_cells(cells: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Patients, person-years and workload per person-year by one grouping column."""
+    grouped = cells.groupby(by, observed=True, sort=True)[["patients", "exposure", "workload"]]
+    summary = grouped.sum().reset_index()
+    summary["workload_per_person_year"] = summary["workload"] / summary["exposure"]
+    return summary[[by, "patients", "exposure", "workload_per_person_year"]].rename(
+        columns={"exposure": "person_years"}
+    )
+
+
+def run_data_stage(ctx: RunContext) -> DataStageResult:
+    """Validate, aggregate to cells, store them restricted and publish the summaries."""
+    quality = validate_folder(ctx.data_dir, ctx.params.data)
+    cells = build_cells(ctx.data_dir, ctx.params)
+    practices = read_practices(ctx.data_dir)
+    outputs = ctx.outputs
+    outputs.write_restricted(cells, "cells")
+    outputs.write_restricted(practices, "practices")
+
+    with_place = cells.merge(practices[["practice_code", "place"]], on="practice_code")
+    by_place = outputs.publish_table(
+        summarise_cells(with_place, "place"), "data_summary_by_place", count_columns=["patients"]
+    )
+    by_deprivation = outputs.publish_table(
+        summarise_cells(cells, "imd_quintile"),
+        "data_summary_by_imd_quintile",
+        count_columns=["patients"],
+    )
+    quality_table = outputs.publish_table(quality.table, "data_quality", count_columns=["rows"])
+    return DataStageResult(by_place, by_deprivation, quality_table)

@@ -1,0 +1,1 @@
+"""Need weights: from each cell's predicted workload to practice need indices."""

@@ -1,0 +1,117 @@
+"""Writing a run's outputs: publishable tables and figures, restricted files.
+
+Every publishable table goes through disclosure control of its count columns here,
+so no stage can publish a raw count by forgetting to. Files are written so that the
+same inputs and parameters give byte-identical outputs (no timestamps, fixed SVG ids,
+fixed ZIP dates in the workbook).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import pandas as pd
+
+from pcfm.disclosure import apply_disclosure_control
+from pcfm.params.disclosure import DisclosureParams
+from pcfm.pipeline.folder import RunFolder
+
+matplotlib.use("Agg")
+matplotlib.rcParams["svg.hashsalt"] = "pcfm"  # stable ids inside SVG files
+
+WORKBOOK_NAME = "tables.xlsx"
+#: ZIP entries of the workbook get this date so the file's bytes do not depend on the clock.
+_FIXED_ZIP_DATE = (2000, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Writes one run's outputs into its folder, applying disclosure control on the way out."""
+
+    folder: RunFolder
+    disclosure: DisclosureParams
+
+    def publish_table(
+        self, table: pd.DataFrame, name: str, count_columns: Iterable[str] = ()
+    ) -> pd.DataFrame:
+        """Write ``publishable/<name>.csv`` with counts of people under disclosure control.
+
+        Args:
+            table: An aggregate table (never patient rows).
+            name: File stem, also the workbook sheet name.
+            count_columns: Columns holding counts of people; they are suppressed and rounded.
+
+        Returns:
+            The table as published, for display in the notebook.
+        """
+        published = apply_disclosure_control(
+            table, count_columns, self.disclosure.threshold, self.disclosure.rounding_base
+        )
+        self.folder.publishable.mkdir(parents=True, exist_ok=True)
+        published.to_csv(self.folder.publishable / f"{name}.csv", index=False, lineterminator="\n")
+        return published
+
+    def publish_json(self, content: dict[str, Any], name: str) -> None:
+        """Write ``publishable/<name>.json`` with sorted keys."""
+        path = self.folder.publishable / f"{name}.json"
+        path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def publish_figure(self, figure: Any, name: str) -> None:
+        """Write a matplotlib figure as ``figures/<name>.png`` and ``.svg``, without dates."""
+        self.folder.figures.mkdir(parents=True, exist_ok=True)
+        figure.savefig(self.folder.figures / f"{name}.png", dpi=150, metadata={"Software": None})
+        figure.savefig(self.folder.figures / f"{name}.svg", metadata={"Date": None})
+
+    def write_restricted(self, table: pd.DataFrame, name: str) -> Path:
+        """Write a patient-level or small-cell table to ``restricted/<name>.parquet``."""
+        self.folder.restricted.mkdir(parents=True, exist_ok=True)
+        path = self.folder.restricted / f"{name}.parquet"
+        table.to_parquet(path, index=False)
+        return path
+
+    def read_restricted(self, name: str) -> pd.DataFrame:
+        """Read back a table written by :meth:`write_restricted`."""
+        return pd.read_parquet(self.folder.restricted / f"{name}.parquet")
+
+    def read_published(self, name: str) -> pd.DataFrame:
+        """Read back a published CSV table (counts as text where suppressed)."""
+        return pd.read_csv(self.folder.publishable / f"{name}.csv")
+
+
+def write_workbook(publishable: Path) -> Path:
+    """Collect every published CSV into one XLSX workbook, a sheet per table.
+
+    Sheets are the CSV stems in alphabetical order (Excel limits names to 31 characters).
+    """
+    path = publishable / WORKBOOK_NAME
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for csv_path in sorted(publishable.glob("*.csv")):
+            pd.read_csv(csv_path, dtype=str, keep_default_na=False).to_excel(
+                writer, sheet_name=csv_path.stem[:31], index=False
+            )
+        properties = writer.book.properties
+        properties.created = properties.modified = pd.Timestamp("2000-01-01").to_pydatetime()
+        properties.creator = "pcfm"
+    path.write_bytes(_with_fixed_zip_dates(buffer.getvalue()))
+    return path
+
+
+def _with_fixed_zip_dates(content: bytes) -> bytes:
+    """Rewrite a ZIP archive with every entry dated ``_FIXED_ZIP_DATE``."""
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=_FIXED_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            target.writestr(info, source.read(item.filename))
+    return out.getvalue()

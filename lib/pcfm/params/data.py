@@ -1,0 +1,75 @@
+"""Parameters of the data stage: where the inputs come from and how they are read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from pcfm.params.base import Section
+
+
+class SyntheticParams(Section):
+    """Size of the built-in synthetic ICB (used when ``data.source`` is ``synthetic``)."""
+
+    n_patients: PositiveInt = Field(
+        20_000, description="Patients to generate (LLR has about 1.1 million).", le=5_000_000
+    )
+    n_practices: PositiveInt = Field(
+        24, description="Practices to generate (LLR has about 127).", le=2_000
+    )
+
+
+class DataParams(Section):
+    """Where the input tables come from and the rules for reading them."""
+
+    source: Literal["synthetic", "folder"] = Field(
+        "synthetic",
+        description=(
+            "'synthetic' generates the built-in synthetic ICB from the run's seed; 'folder' reads "
+            "the data-contract tables from data.folder."
+        ),
+    )
+    folder: Path | None = Field(
+        None,
+        description=(
+            "Folder holding patients, activity, practices and areas (.parquet or .csv), relative "
+            "to the parameter file. Required when data.source is 'folder'."
+        ),
+    )
+    synthetic: SyntheticParams = Field(
+        default_factory=SyntheticParams,
+        description="Size of the synthetic ICB when data.source is 'synthetic'.",
+    )
+    days_in_year: int = Field(
+        365, ge=365, le=366, description="Days in the reference year; exposure = days registered / this."
+    )
+    workload_measure: Literal["count", "staff_weighted", "minutes"] = Field(
+        "count",
+        description=(
+            "How workload is measured: plain count of contacts, contacts weighted by staff type "
+            "(data.staff_weights), or appointment minutes."
+        ),
+    )
+    staff_weights: dict[str, float] = Field(
+        default_factory=lambda: {"GP": 1.0, "Nurse": 0.6, "Other": 0.4},
+        description="Weight of one contact by staff type when workload_measure is staff_weighted.",
+    )
+    unknown_area_rule: Literal["drop", "impute_practice_median", "fail"] = Field(
+        "impute_practice_median",
+        description=(
+            "What to do with a patient whose area is not in the areas lookup: drop the patient, "
+            "give them their practice's median IMD decile, or stop the run."
+        ),
+    )
+    funding_definition: str = Field(
+        "Global sum plus MPIG correction for the year",
+        description="Which income lines practices.current_funding_gbp includes, stated in the report.",
+    )
+
+    @model_validator(mode="after")
+    def _folder_given_when_reading_a_folder(self) -> DataParams:
+        if self.source == "folder" and self.folder is None:
+            raise ValueError("data.folder is required when data.source is 'folder'")
+        return self

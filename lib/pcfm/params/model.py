@@ -1,0 +1,86 @@
+"""Parameters of the need-to-workload model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from pcfm.params.base import Section
+
+Covariate = Literal[
+    "age_sex", "deprivation", "morbidity", "newly_registered", "care_home", "interpreter_needed"
+]
+
+
+class ModelParams(Section):
+    """Specification of the count regression of workload on need."""
+
+    covariates: list[Covariate] = Field(
+        default_factory=lambda: ["age_sex", "deprivation"],
+        description=(
+            "Need characteristics in the model, each a set of rate ratios against a stated "
+            "reference level: age_sex (5-year age band by sex, fully interacted; reference "
+            "F:30-34), deprivation (IMD band of the patient's area; reference the least deprived "
+            "band), morbidity (see morbidity_measure; reference no conditions), newly_registered, "
+            "care_home, interpreter_needed (0/1 flags; reference 0)."
+        ),
+        min_length=1,
+    )
+    deprivation_band: Literal["quintile", "decile"] = Field(
+        "quintile",
+        description=(
+            "Whether deprivation enters as IMD 2019 quintile (reference 5) or decile "
+            "(reference 10); 1 = most deprived."
+        ),
+    )
+    morbidity_measure: Literal["ltc_count", "cambridge_score"] = Field(
+        "ltc_count",
+        description=(
+            "How morbidity enters when it is a covariate: 'ltc_count' is the count of long-term "
+            "conditions capped at ltc_cap (bands 0, 1, …, cap+); 'cambridge_score' is the band of "
+            "the Cambridge Multimorbidity Score (Payne et al. 2020): 0, (0,1], (1,2], (2,3], >3."
+        ),
+    )
+    ltc_cap: int = Field(
+        4,
+        ge=1,
+        le=4,
+        description=(
+            "Long-term-condition counts at or above this value share one band (e.g. 4 gives "
+            "0, 1, 2, 3, 4+). At most 4, the finest band the data stage keeps."
+        ),
+    )
+    family: Literal["poisson", "negative_binomial"] = Field(
+        "poisson",
+        description=(
+            "Count model family, log link, person-years registered as exposure. 'poisson' "
+            "(quasi-likelihood) with standard errors robust to overdispersion and clustered by "
+            "practice; 'negative_binomial' is NB2 with its dispersion estimated by maximum "
+            "likelihood on the cells, standard errors also clustered by practice."
+        ),
+    )
+    supply_sterilisation: Literal["none", "practice_effects"] = Field(
+        "none",
+        description=(
+            "'practice_effects' fits practice fixed effects and predicts need with them held at "
+            "the ICB average (the level at which the ICB's predicted total workload equals its "
+            "observed total), so under-supply in deprived practices is not read as low need; "
+            "'none' fits need alone with one intercept."
+        ),
+    )
+    cv_folds: int = Field(
+        5,
+        ge=2,
+        le=20,
+        description=(
+            "Folds of the cross-validation that holds out whole practices; practices are "
+            "assigned to folds at random from the run's seed."
+        ),
+    )
+    confidence_level: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1.0,
+        description="Confidence level of the intervals around each rate ratio (0.95 = 95%).",
+    )

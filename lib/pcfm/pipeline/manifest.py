@@ -1,0 +1,147 @@
+"""The run manifest: everything needed to say what produced a run's outputs.
+
+Records the SHA-256 of every input file and of the parameter file, the parameters as
+loaded, the code version (git commit and whether the tree had uncommitted changes),
+the versions of the packages, the seed, and the start and end time of each stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+#: Packages whose versions go into the manifest (the project's direct dependencies).
+RECORDED_PACKAGES = (
+    "pcfm",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "duckdb",
+    "pyarrow",
+    "pydantic",
+    "pyyaml",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "openpyxl",
+    "tabulate",
+    "jupyter",
+)
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a file, read in blocks so large inputs do not fill memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_folder(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``folder``, keyed by its path relative to the folder."""
+    return {
+        path.relative_to(folder).as_posix(): sha256_of(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the recorded packages ('not installed' where absent)."""
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def code_version(project_root: Path) -> dict[str, Any]:
+    """Git commit of the project and whether tracked files had uncommitted changes."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(project_root), *args],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit or "unknown", "uncommitted_changes": bool(status)}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunManifest:
+    """Built up while a run proceeds, then written as ``manifest.json``."""
+
+    run_name: str
+    seed: int
+    parameters: dict[str, Any]
+    parameter_file: dict[str, str]
+    project_root: Path
+    inputs: dict[str, str] = field(default_factory=dict)
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    started_at: str = field(default_factory=_now)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time one stage; a stage that raises is recorded as failed."""
+        record: dict[str, Any] = {"stage": name, "started_at": _now(), "status": "running"}
+        self.stages.append(record)
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            record["status"] = "failed"
+            raise
+        else:
+            record["status"] = "ok"
+        finally:
+            record["ended_at"] = _now()
+            record["duration_s"] = round(time.perf_counter() - start, 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as written to disk."""
+        return {
+            "run_name": self.run_name,
+            "started_at": self.started_at,
+            "ended_at": _now(),
+            "seed": self.seed,
+            "parameter_file": self.parameter_file,
+            "parameters": self.parameters,
+            "inputs_sha256": self.inputs,
+            "code": code_version(self.project_root),
+            "python": platform.python_version(),
+            "packages": package_versions(),
+            "stages": self.stages,
+        }
+
+    def write(self, path: Path) -> None:
+        """Write the manifest as indented JSON."""
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,174 @@
+"""`pcfm run PARAMS.yml`: from a parameter file to a published report.
+
+The run is built in a scratch folder beside ``build/<run-name>/`` and swapped into
+place only when every stage has succeeded, so a failed run never leaves a folder that
+looks complete and never destroys the previous successful run of the same name.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import papermill
+
+from pcfm.outputs import write_workbook
+from pcfm.params import Params, load_params
+from pcfm.pipeline.folder import RunFolder
+from pcfm.pipeline.manifest import RunManifest, hash_folder, sha256_of
+from pcfm.pipeline.render import RenderResult, render_report
+
+log = logging.getLogger(__name__)
+
+#: The project root: where `notebooks/`, `methodology/` and `_quarto.yml` live.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+#: The notebooks of the pipeline, run in this order.
+NOTEBOOKS = (
+    "01_data.ipynb",
+    "02_workload_model.ipynb",
+    "03_need_weights.ipynb",
+    "04_allocation.ipynb",
+    "05_appendices.ipynb",
+)
+
+
+class PipelineError(RuntimeError):
+    """A run that failed; the message says which stage and where to look."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a successful run's outputs are and how the report was rendered."""
+
+    run_dir: Path
+    render: RenderResult
+
+
+def prepare_input(params: Params, folder: RunFolder) -> Path:
+    """Make the input data available and return its folder.
+
+    A synthetic run generates its ICB from the seed into the run's restricted area; a
+    folder run reads the adopting ICB's own tables where they are.
+    """
+    if params.data.source == "synthetic":
+        from pcfm.data.synth import write_synthetic_icb
+
+        write_synthetic_icb(
+            folder.input_data,
+            seed=params.seed,
+            n_patients=params.data.synthetic.n_patients,
+            n_practices=params.data.synthetic.n_practices,
+        )
+        return folder.input_data
+    data_dir = params.data.folder
+    if data_dir is None or not data_dir.is_dir():
+        raise PipelineError(
+            f"{params.source_path}: data.folder: {data_dir} is not a folder (see the README for "
+            "how to make the LLR-public input with `pcfm synth --from-public`)"
+        )
+    return data_dir
+
+
+def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
+    """Execute one notebook with papermill; it receives only the two paths it needs."""
+    output = folder.notebooks / name
+    try:
+        papermill.execute_notebook(
+            str(project_root / "notebooks" / name),
+            str(output),
+            parameters={"params_path": folder.params_file.name, "run_dir": "."},
+            cwd=str(folder.root),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            # the kernel's own start-up warnings are noise on a local run
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except papermill.PapermillExecutionError as error:
+        raise PipelineError(f"notebook {name} failed: {error.ename}: {error.evalue}") from None
+
+
+def _swap_into_place(scratch: Path, final: Path) -> None:
+    """Replace ``final`` by ``scratch``; the old run is removed only after the swap."""
+    previous = final.with_name(f".{final.name}.previous")
+    if previous.exists():
+        shutil.rmtree(previous)
+    if final.exists():
+        final.rename(previous)
+    scratch.rename(final)
+    if previous.exists():
+        shutil.rmtree(previous)
+
+
+def run_pipeline(
+    params_path: str | Path,
+    build_root: str | Path = "build",
+    project_root: Path = PROJECT_ROOT,
+    after_outputs: Callable[[RunFolder], None] | None = None,
+) -> RunResult:
+    """Run every stage for one parameter file and swap the finished run into place.
+
+    Args:
+        params_path: The YAML parameter file.
+        build_root: Where ``<run-name>/`` goes.
+        project_root: Where the notebooks and the Quarto project are.
+        after_outputs: Called with the run folder once every output is written and before
+            it is swapped into place (the output checker hooks in here).
+    """
+    params_path = Path(params_path)
+    params = load_params(params_path).with_absolute_paths()
+    build_root = Path(build_root)
+    build_root.mkdir(parents=True, exist_ok=True)
+    final = build_root / params.run_name
+    scratch = Path(
+        tempfile.mkdtemp(prefix=f".{params.run_name}.", suffix=".partial", dir=build_root)
+    )
+    folder = RunFolder(scratch)
+    folder.create()
+    folder.params_file.write_text(params.to_yaml(), encoding="utf-8")
+    manifest = RunManifest(
+        run_name=params.run_name,
+        seed=params.seed,
+        parameters=params.model_dump(mode="json"),
+        parameter_file={"path": params_path.name, "sha256": sha256_of(params_path)},
+        project_root=project_root,
+    )
+    try:
+        with manifest.stage("input"):
+            data_dir = prepare_input(params, folder)
+            manifest.inputs = hash_folder(data_dir)
+        manifest.write(folder.manifest)  # the appendices notebook reads the provenance
+        for name in NOTEBOOKS:
+            with manifest.stage(name.removesuffix(".ipynb")):
+                log.info("executing %s", name)
+                execute_notebook(name, folder, project_root)
+        with manifest.stage("workbook"):
+            write_workbook(folder.publishable)
+        with manifest.stage("render"):
+            rendered = render_report(folder, project_root, params.report)
+        manifest.write(folder.manifest)
+        if after_outputs is not None:
+            with manifest.stage("check_outputs"):
+                after_outputs(folder)
+            manifest.write(folder.manifest)
+    except BaseException as error:
+        failed = build_root / f".{params.run_name}.failed"
+        if failed.exists():
+            shutil.rmtree(failed)
+        scratch.rename(failed)
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        detail = (
+            str(error) if isinstance(error, PipelineError) else f"{type(error).__name__}: {error}"
+        )
+        raise PipelineError(
+            f"{detail}\n(the previous successful run in {final}, if any, is untouched; this "
+            f"run's partial outputs are in {failed})"
+        ) from error
+    _swap_into_place(scratch, final)
+    return RunResult(final, rendered)

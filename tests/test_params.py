@@ -1,0 +1,91 @@
+"""The parameter schema: documented, strict, and clear about what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pcfm.params import ParameterError, Params, load_params, params_from_dict
+from pcfm.params.reference import parameter_reference
+from pydantic import BaseModel
+
+pytestmark = pytest.mark.unit
+
+
+def _sections(model: type[BaseModel], prefix: str = "") -> list[tuple[str, object]]:
+    found = []
+    for name, field in model.model_fields.items():
+        found.append((f"{prefix}{name}", field))
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.extend(_sections(annotation, f"{prefix}{name}."))
+    return found
+
+
+def test_every_field_has_a_description() -> None:
+    missing = [key for key, field in _sections(Params) if not (field.description or "").strip()]
+    assert missing == []
+
+
+def test_every_parameter_file_in_params_folder_loads(project_root: Path) -> None:
+    files = sorted((project_root / "params").glob("*.yml"))
+    assert files, "no parameter files"
+    for path in files:
+        assert load_params(path).run_name
+
+
+def test_unknown_key_names_file_and_dotted_key(tmp_path: Path) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text("run_name: x\nmodel:\n  familly: poisson\n")
+    with pytest.raises(ParameterError) as error:
+        load_params(path)
+    assert str(path) in str(error.value)
+    assert "model.familly: unknown key" in str(error.value)
+
+
+def test_wrong_type_and_out_of_range_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text("run_name: x\nseed: -1\nallocation:\n  budget_gbp: lots\n")
+    with pytest.raises(ParameterError) as error:
+        load_params(path)
+    message = str(error.value)
+    assert "seed:" in message and "greater than or equal to 0" in message
+    assert "allocation.budget_gbp:" in message and "'lots'" in message
+
+
+def test_folder_source_needs_a_folder() -> None:
+    with pytest.raises(ParameterError, match=r"data\.folder is required"):
+        params_from_dict({"run_name": "x", "data": {"source": "folder"}})
+
+
+def test_not_yaml_and_missing_file_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="cannot read"):
+        load_params(tmp_path / "absent.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("run_name: [unclosed\n")
+    with pytest.raises(ParameterError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_relative_folder_resolves_against_the_parameter_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "p.yml"
+    path.parent.mkdir()
+    path.write_text("run_name: x\ndata:\n  source: folder\n  folder: ../inputs\n")
+    params = load_params(path).with_absolute_paths()
+    assert params.data.folder == (tmp_path / "inputs").resolve()
+
+
+def test_reference_lists_every_leaf_with_value(project_root: Path) -> None:
+    params = load_params(project_root / "params" / "demo.yml")
+    reference = parameter_reference(params)
+    assert reference["description"].str.len().min() > 0
+    row = reference.set_index("parameter").loc["allocation.budget_gbp"]
+    assert row["value"] == params.allocation.budget_gbp
+    assert "source_path" not in set(reference["parameter"])
+
+
+def test_yaml_round_trip_gives_the_same_parameters(project_root: Path, tmp_path: Path) -> None:
+    params = load_params(project_root / "params" / "demo.yml")
+    copy = tmp_path / "copy.yml"
+    copy.write_text(params.to_yaml())
+    assert load_params(copy).model_dump() == params.model_dump()
