@@ -20,8 +20,17 @@ LTC_RATE_RATIOS = {"0": 1.0, "1": 1.35, "2": 1.8, "3": 2.3, "4+": 3.0}
 FLAG_RATE_RATIOS = {"newly_registered": 1.4, "care_home": 1.9, "interpreter_needed": 1.25}
 BASELINE_RATE = 3.0
 CELL_COLUMNS = [
-    "practice_code", "age_band", "sex", "age_sex", "imd_quintile", "imd_decile", "ltc_band",
-    "cms_band", "newly_registered", "care_home", "interpreter_needed",
+    "practice_code",
+    "age_band",
+    "sex",
+    "age_sex",
+    "imd_quintile",
+    "imd_decile",
+    "ltc_band",
+    "cms_band",
+    "newly_registered",
+    "care_home",
+    "interpreter_needed",
 ]
 
 
@@ -74,6 +83,7 @@ def simulate(
     supply_slope: float = 0.35,
     supply_noise: float = 0.10,
     overdispersion: float = 0.0,
+    age_mix_spread: float = 0.0,
 ) -> Simulated:
     """Draw patients from the known model and aggregate them to cells.
 
@@ -85,6 +95,8 @@ def simulate(
             per unit of the practice's deprivation position (0 least, 1 most deprived).
         supply_noise: Standard deviation of the rest of log supply.
         overdispersion: Gamma frailty variance per patient (0 = Poisson; NB2 α otherwise).
+        age_mix_spread: How much practices' age mixes differ (0 = the same mix everywhere); a
+            practice's age-band weights are tilted by exp(t · band / 17), t ~ U(−s, s).
     """
     rng = np.random.default_rng(seed)
     practice_position = rng.uniform(0, 1, n_practices)
@@ -94,7 +106,15 @@ def simulate(
     latent = np.clip(practice_position[practice] + rng.normal(0, 0.25, n_patients), 0, 0.999)
     decile = 10 - np.floor(latent * 10).astype(int)
     quintile = (decile + 1) // 2
-    band_index = rng.choice(len(AGE_BANDS), n_patients, p=_age_distribution())
+    tilt = rng.uniform(-age_mix_spread, age_mix_spread, n_practices)
+    age_weights = _age_distribution()[None, :] * np.exp(
+        tilt[:, None] * np.arange(len(AGE_BANDS))[None, :] / (len(AGE_BANDS) - 1)
+    )
+    cumulative = np.cumsum(age_weights / age_weights.sum(axis=1, keepdims=True), axis=1)
+    band_index = np.minimum(
+        (rng.uniform(size=n_patients)[:, None] > cumulative[practice]).sum(axis=1),
+        len(AGE_BANDS) - 1,
+    )
     sex = np.where(rng.uniform(size=n_patients) < 0.5, "F", "M")
     ltc = np.minimum(rng.poisson(0.05 + band_index * 0.09), 4)
     cms_score = ltc * rng.uniform(0.3, 1.2, n_patients)
@@ -112,7 +132,9 @@ def simulate(
     rate *= np.vectorize(QUINTILE_RATE_RATIOS.get)(quintile)
     rate *= np.array([LTC_RATE_RATIOS[LTC_BANDS[k]] for k in range(5)])[ltc]
     for flag, values in (
-        ("newly_registered", newly), ("care_home", care_home), ("interpreter_needed", interpreter)
+        ("newly_registered", newly),
+        ("care_home", care_home),
+        ("interpreter_needed", interpreter),
     ):
         rate *= np.where(values == 1, FLAG_RATE_RATIOS[flag], 1.0)
     mean = exposure * rate * np.exp(log_supply[practice])
@@ -121,21 +143,23 @@ def simulate(
     workload = rng.poisson(mean).astype(float)
 
     bands = np.array(AGE_BANDS)[band_index]
-    patients = pd.DataFrame({
-        "practice_code": np.char.add("P", np.char.zfill(practice.astype(str), 3)),
-        "age_band": bands,
-        "sex": sex,
-        "age_sex": np.char.add(np.char.add(sex, ":"), bands),
-        "imd_quintile": quintile,
-        "imd_decile": decile,
-        "ltc_band": np.array(LTC_BANDS)[ltc],
-        "cms_band": pd.cut(cms_score, [-1, 0, 1, 2, 3, np.inf], labels=CMS_BANDS).astype(str),
-        "newly_registered": newly,
-        "care_home": care_home,
-        "interpreter_needed": interpreter,
-        "exposure": exposure,
-        "workload": workload,
-    })
+    patients = pd.DataFrame(
+        {
+            "practice_code": np.char.add("P", np.char.zfill(practice.astype(str), 3)),
+            "age_band": bands,
+            "sex": sex,
+            "age_sex": np.char.add(np.char.add(sex, ":"), bands),
+            "imd_quintile": quintile,
+            "imd_decile": decile,
+            "ltc_band": np.array(LTC_BANDS)[ltc],
+            "cms_band": pd.cut(cms_score, [-1, 0, 1, 2, 3, np.inf], labels=CMS_BANDS).astype(str),
+            "newly_registered": newly,
+            "care_home": care_home,
+            "interpreter_needed": interpreter,
+            "exposure": exposure,
+            "workload": workload,
+        }
+    )
     supply = pd.Series(
         np.exp(log_supply),
         index=[f"P{p:03d}" for p in range(n_practices)],

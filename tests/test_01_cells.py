@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from test_01_validate import make_tables, write_tables
+
 from pcfm.data.cells import AGE_BANDS, build_cells
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS
+from pcfm.data.synth import generate_synthetic_icb
 from pcfm.data.validate import DataValidationError, validate_folder
 from pcfm.params import Params, params_from_dict
-from test_01_validate import make_tables, write_tables
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +70,11 @@ def test_cell_sums_equal_the_raw_totals(tmp_path, measure, form, fmt):
     assert cells["exposure"].sum() == pytest.approx(patients["exposure"].sum(), rel=1e-12)
     assert cells["workload"].sum() == pytest.approx(patients["workload"].sum(), rel=1e-12)
     assert patients["workload"].sum() > 0
-    per_practice = cells.groupby("practice_code")["patients"].sum()
-    assert per_practice.to_dict() == patients["practice_code"].value_counts().to_dict()
+    per_practice = cells.groupby("practice_code")[["patients", "workload", "exposure"]].sum()
+    expected = patients.groupby("practice_code").agg(
+        patients=("patient_id", "size"), workload=("workload", "sum"), exposure=("exposure", "sum")
+    )
+    pd.testing.assert_frame_equal(per_practice, expected, check_dtype=False, rtol=1e-12)
 
 
 def test_cells_have_the_shared_columns_types_and_order(tmp_path):
@@ -90,7 +95,7 @@ def test_cells_have_the_shared_columns_types_and_order(tmp_path):
     keys = [c for c in cells.columns if c not in ("workload", "exposure", "patients")]
     assert not cells.duplicated(keys).any()
     again = build_cells(folder, _params())
-    pd.testing.assert_frame_equal(cells, again)
+    pd.testing.assert_frame_equal(cells, again, check_exact=True)
     order = cells.assign(age_order=cells["age_band"].map(AGE_BANDS.index))
     sort_keys = ["practice_code", "sex", "age_order", "imd_quintile", "imd_decile", "ltc_band"]
     assert order[sort_keys].equals(order.sort_values(sort_keys)[sort_keys])
@@ -208,6 +213,16 @@ def test_staff_weighted_with_count_form_is_a_clear_error(tmp_path):
         build_cells(folder, _params(workload_measure="minutes"))
 
 
+def test_staff_type_without_weight_stops_the_aggregation(tmp_path):
+    folder = write_tables(make_tables(), tmp_path)
+    params = _params(workload_measure="staff_weighted", staff_weights={"GP": 1.0})
+    with pytest.raises(DataValidationError) as caught:
+        build_cells(folder, params)
+    assert "aggregation to cells failed (activity has a staff_type with no weight" in str(
+        caught.value
+    )
+
+
 def test_missing_table_is_a_clear_error(tmp_path):
     folder = write_tables(make_tables(), tmp_path)
     (folder / "areas.csv").unlink()
@@ -250,8 +265,7 @@ def test_poisson_on_cells_reproduces_the_patient_level_fit(tmp_path):
 
 
 def test_synthetic_icb_validates_and_aggregates(tmp_path):
-    synth = pytest.importorskip("pcfm.data.synth", reason="pcfm.data.synth not written yet")
-    icb = synth.generate_synthetic_icb(seed=3, n_patients=3000, n_practices=5)
+    icb = generate_synthetic_icb(seed=3, n_patients=3000, n_practices=5)
     icb.write(tmp_path)
     params = _params()
     validate_folder(tmp_path, params.data)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from pcfm.data.public import (
     PAYMENTS_LAYOUTS,
     PublicFileError,
@@ -349,6 +350,15 @@ def test_harmonised_copies_give_way_to_the_published_file(tmp_path: Path) -> Non
     assert read_payments(tmp_path / "heec_harmonised")["weighted_list"].tolist() == [1_000.0]
 
 
+def test_payments_files_at_other_levels_are_skipped(tmp_path: Path) -> None:
+    layout = PAYMENTS_LAYOUTS[0]
+    row = _layout_row(layout.columns, "C82001", 1_000.0)
+    _write_csv(tmp_path / "nhspaymentsgp-22-23-prac-csv.csv", list(row), [list(row.values())])
+    _write_csv(tmp_path / "nhspaymentsgp-22-23-pcn-csv.csv", ["PCN Code", "Total"], [["U1", 1]])
+    assert payments_years(tmp_path) == ["2022-23"]
+    assert read_payments(tmp_path)["practice_code"].tolist() == ["C82001"]
+
+
 @pytest.mark.parametrize(
     ("text", "iso"),
     [("01Apr2025", "2025-04-01"), ("01APR2025", "2025-04-01"), ("2025-12-01", "2025-12-01"),
@@ -406,3 +416,26 @@ def test_missing_folder_and_missing_files_are_clear(tmp_path: Path) -> None:
         read_payments(tmp_path / "absent")
     with pytest.raises(PublicFileError, match=r"no NHS Payments .* nhspaymentsgp-\*"):
         read_payments(tmp_path)
+
+
+def test_lsoa_imd_from_file_7_keeps_the_score(tmp_path: Path) -> None:
+    header = [
+        "LSOA code (2011)",
+        "LSOA name (2011)",
+        "Index of Multiple Deprivation (IMD) Score",
+        "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)",
+        "Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived 10% of LSOAs)",
+    ]
+    rows = [["E01000001", "A", 6.2, "29,199", 9], ["E01000005", "B", 32.8, "8,678", 3]]
+    _write_csv(
+        tmp_path / "File_7_-_All_IoD2019_Scores__Ranks__Deciles_and_Population_Denominators_3.csv",
+        header,
+        rows,
+    )
+    areas = read_lsoa_imd(tmp_path)
+    assert areas.to_dict("list") == {
+        "area_code": ["E01000001", "E01000005"],
+        "imd_score": [6.2, 32.8],
+        "imd_decile": [9, 3],
+        "imd_quintile": [5, 2],
+    }

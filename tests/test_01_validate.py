@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS, STAFF_TYPES
 from pcfm.data.read import read_areas, read_practices
 from pcfm.data.validate import DataValidationError, ValidationProblem, validate_folder
@@ -149,6 +150,23 @@ def test_clean_folder_passes_with_empty_quality_table(tmp_path, fmt):
     assert quality.activity_form == "appointments"
 
 
+def test_parquet_with_native_types(tmp_path):
+    """Integer ids, boolean flags and real dates in Parquet are as good as text."""
+    tables = make_tables(n_patients=30)
+    number = {pid: i for i, pid in enumerate(tables["patients"]["patient_id"])}
+    tables["patients"]["patient_id"] = tables["patients"]["patient_id"].map(number)
+    tables["activity"]["patient_id"] = tables["activity"]["patient_id"].map(number)
+    tables["patients"]["care_home"] = tables["patients"]["care_home"].astype(bool)
+    tables["activity"]["appointment_date"] = pd.to_datetime(tables["activity"]["appointment_date"])
+    folder = write_tables(tables, tmp_path, "parquet")
+    quality = validate_folder(folder, DataParams())
+    assert quality.row_counts["activity"] == len(tables["activity"])
+    _set(tables["activity"], "patient_id", [0], [999])
+    write_tables(tables, folder, "parquet")
+    with pytest.raises(DataValidationError, match="1 row for patients not in the patients table"):
+        validate_folder(folder, DataParams())
+
+
 def test_error_message_has_the_documented_form():
     problem = ValidationProblem(
         "patients.csv", "age", 3, ("130", "-1", "999"), "out of range 0–115"
@@ -164,6 +182,11 @@ def test_error_message_has_the_documented_form():
 
 
 # Files ------------------------------------------------------------------------------------
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(DataValidationError, match="nowhere: the data folder does not exist"):
+        validate_folder(tmp_path / "nowhere", DataParams())
 
 
 def test_missing_file(tmp_path):
@@ -184,6 +207,41 @@ def test_unreadable_file(tmp_path):
         validate_folder(folder, DataParams())
     assert "practices.parquet: cannot be read (" in str(caught.value)
     assert "Traceback" not in str(caught.value)
+
+
+def test_csv_with_a_ragged_row(tmp_path):
+    folder = write_tables(make_tables(), tmp_path)
+    with (folder / "practices.csv").open("a") as handle:
+        handle.write("B1,Name,U1,PCN,City,10,100.0,extra\n")
+    with pytest.raises(DataValidationError) as caught:
+        validate_folder(folder, DataParams())
+    assert "practices.csv: cannot be read (CSV Error on Line: 5: Expected Number of Columns: 7" in (
+        str(caught.value)
+    )
+    assert "B1,Name" not in str(caught.value)
+
+
+def test_csv_not_utf8_or_not_comma_separated(tmp_path):
+    tables = make_tables()
+    folder = write_tables(tables, tmp_path)
+    tables["practices"].to_csv(folder / "practices.csv", sep=";", index=False)
+    (folder / "areas.csv").write_bytes("area_code,imd_decile\nE01,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(DataValidationError) as caught:
+        validate_folder(folder, DataParams())
+    message = str(caught.value)
+    assert "practices.csv: is separated by ';' (the data contract needs comma-separated CSV)" in (
+        message
+    )
+    assert "areas.csv: is not UTF-8 text" in message
+
+
+def test_csv_with_windows_line_endings_and_byte_order_mark(tmp_path):
+    tables = make_tables()
+    folder = write_tables(tables, tmp_path)
+    text = (folder / "patients.csv").read_text()
+    (folder / "patients.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    quality = validate_folder(folder, DataParams())
+    assert quality.row_counts["patients"] == len(tables["patients"])
 
 
 def test_csv_with_a_bad_type(tmp_path):
@@ -381,7 +439,7 @@ def test_unknown_area_rule_fail(tmp_path):
         validate_folder(folder, DataParams(unknown_area_rule="fail"))
     assert (
         "patients.csv: column lsoa_code: 3 rows with an lsoa_code missing from the areas lookup "
-        "(or blank) (unknown_area_rule: fail) (first: E09999999, E09999998, (blank))"
+        "(or blank) (unknown_area_rule: fail) (first: E09999998, E09999999, (blank))"
     ) in str(caught.value)
 
 

@@ -7,14 +7,22 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from _model_sim import simulate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.special import xlogy
+
 from pcfm.model import fit_workload_model
 from pcfm.params.model import ModelParams
-from scipy.special import xlogy
 
 pytestmark = pytest.mark.unit
 
 ALL_COVARIATES = [
-    "age_sex", "deprivation", "morbidity", "newly_registered", "care_home", "interpreter_needed"
+    "age_sex",
+    "deprivation",
+    "morbidity",
+    "newly_registered",
+    "care_home",
+    "interpreter_needed",
 ]
 
 
@@ -74,6 +82,10 @@ def test_cell_fit_equals_patient_level_fit():
         assert from_cells.log_reference_level == pytest.approx(
             from_patients.log_reference_level, abs=1e-8
         )
+    # And independently of this code: statsmodels on the patient rows.
+    naive = fit_workload_model(sim.cells, ModelParams(covariates=ALL_COVARIATES))
+    patient_level = _dense_statsmodels(sim.patients, naive, practice_dummies=False)
+    np.testing.assert_allclose(naive.coef, patient_level.params.to_numpy()[1:], rtol=0, atol=1e-8)
 
 
 def test_coefficient_table_columns_terms_and_intervals():
@@ -91,8 +103,9 @@ def test_coefficient_table_columns_terms_and_intervals():
     assert (table["rate_ratio"] < table["ci_high"]).all()
     assert table["p_value"].between(0, 1).all()
     se = model.std_errors
-    np.testing.assert_allclose(np.log(table["ci_high"]) - np.log(table["rate_ratio"]), 1.959964 * se,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.log(table["ci_high"]) - np.log(table["rate_ratio"]), 1.959964 * se, rtol=1e-6
+    )
 
 
 def test_predicted_total_equals_observed_and_reference_cell_rate():
@@ -104,15 +117,21 @@ def test_predicted_total_equals_observed_and_reference_cell_rate():
         predicted = model.predict_workload(sim.cells)
         assert predicted.sum() == pytest.approx(sim.cells["workload"].sum(), rel=1e-9)
         fitted = model.fitted_workload(sim.cells)
-        by_practice = sim.cells.assign(fitted=fitted).groupby("practice_code")[
-            ["workload", "fitted"]
-        ].sum()
+        by_practice = (
+            sim.cells.assign(fitted=fitted).groupby("practice_code")[["workload", "fitted"]].sum()
+        )
         if sterilisation == "practice_effects":
             np.testing.assert_allclose(by_practice["fitted"], by_practice["workload"], rtol=1e-8)
-        reference_cell = pd.DataFrame({
-            "age_sex": ["F:30-34"], "imd_quintile": [5], "ltc_band": ["0"],
-            "newly_registered": [0], "care_home": [0], "interpreter_needed": [0],
-        })
+        reference_cell = pd.DataFrame(
+            {
+                "age_sex": ["F:30-34"],
+                "imd_quintile": [5],
+                "ltc_band": ["0"],
+                "newly_registered": [0],
+                "care_home": [0],
+                "interpreter_needed": [0],
+            }
+        )
         assert model.predict_rate(reference_cell)[0] == pytest.approx(
             model.summary["baseline_rate_per_person_year"], rel=1e-12
         )
@@ -120,7 +139,9 @@ def test_predicted_total_equals_observed_and_reference_cell_rate():
         rr = model.coefficients.set_index("term")["rate_ratio"]
         assert model.predict_rate(m85)[0] == pytest.approx(
             model.summary["baseline_rate_per_person_year"]
-            * rr["age_sex=M:85+"] * rr["imd_quintile=1"], rel=1e-12
+            * rr["age_sex=M:85+"]
+            * rr["imd_quintile=1"],
+            rel=1e-12,
         )
 
 
@@ -147,6 +168,11 @@ def test_summary_statistics_are_consistent():
     y = sim.cells["workload"]
     expected_null = 2 * np.sum(xlogy(y, y / mu0) - (y - mu0))
     assert summary["null_deviance"] == pytest.approx(expected_null, rel=1e-10)
+    assert summary["need_deviance_explained"] == summary["deviance_explained"]
+    sterilised = fit_workload_model(
+        sim.cells, ModelParams(covariates=ALL_COVARIATES, supply_sterilisation="practice_effects")
+    ).summary
+    assert 0 < sterilised["need_deviance_explained"] < sterilised["deviance_explained"] < 1
 
 
 def test_negative_binomial_matches_statsmodels_maximum_likelihood():
@@ -162,3 +188,48 @@ def test_negative_binomial_matches_statsmodels_maximum_likelihood():
     np.testing.assert_allclose(model.coef, reference.params[1:-1], atol=2e-5)
     assert model.summary["nb_alpha"] == pytest.approx(reference.params[-1], rel=1e-3)
     assert model.summary["nb_alpha"] > 0
+
+
+def test_additive_age_and_sex_terms():
+    sim = simulate(seed=12, n_patients=5_000, n_practices=10)
+    params = ModelParams(covariates=["age_sex", "deprivation"], age_sex_form="additive")
+    model = fit_workload_model(sim.cells.drop(columns=["age_band", "sex"]), params)
+    assert model.terms[:2] == ["age_band=0-4", "age_band=5-9"]
+    assert "age_band=30-34" not in model.terms and "sex=M" in model.terms
+    assert len(model.terms) == 17 + 1 + 4
+    predicted = model.predict_workload(sim.cells)
+    assert predicted.sum() == pytest.approx(sim.cells["workload"].sum(), rel=1e-9)
+    interacted = fit_workload_model(
+        sim.cells, params.model_copy(update={"age_sex_form": "interacted"})
+    )
+    assert interacted.summary["deviance"] < model.summary["deviance"]
+
+
+_SMALL = simulate(seed=13, n_patients=3_000, n_practices=8)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    split_seed=st.integers(0, 2**31 - 1),
+    sterilisation=st.sampled_from(["none", "practice_effects"]),
+)
+def test_splitting_cells_never_changes_the_fit(split_seed, sterilisation):
+    """Any split of cells into rows with the same covariates gives the same model."""
+    cells = _SMALL.cells
+    rng = np.random.default_rng(split_seed)
+    chosen = rng.uniform(size=len(cells)) < 0.5
+    share = rng.uniform(0.05, 0.95, size=int(chosen.sum()))
+    workload_share = rng.uniform(0, 1, size=int(chosen.sum()))
+    first = cells[chosen].assign(
+        exposure=cells.loc[chosen, "exposure"] * share,
+        workload=cells.loc[chosen, "workload"] * workload_share,
+    )
+    second = cells[chosen].assign(
+        exposure=cells.loc[chosen, "exposure"] * (1 - share),
+        workload=cells.loc[chosen, "workload"] * (1 - workload_share),
+    )
+    split = pd.concat([cells[~chosen], first, second], ignore_index=True)
+    params = ModelParams(covariates=ALL_COVARIATES, supply_sterilisation=sterilisation)
+    whole, parts = fit_workload_model(cells, params), fit_workload_model(split, params)
+    np.testing.assert_allclose(parts.coef, whole.coef, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(parts.std_errors, whole.std_errors, rtol=1e-7)

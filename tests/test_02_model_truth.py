@@ -12,7 +12,12 @@ from pcfm.params.model import ModelParams
 pytestmark = pytest.mark.unit
 
 ALL_COVARIATES = [
-    "age_sex", "deprivation", "morbidity", "newly_registered", "care_home", "interpreter_needed"
+    "age_sex",
+    "deprivation",
+    "morbidity",
+    "newly_registered",
+    "care_home",
+    "interpreter_needed",
 ]
 SEEDS = range(100, 120)
 
@@ -29,8 +34,9 @@ def _fit_over_seeds(overdispersion: float, seeds: range) -> list:
 
 
 def _coverage(tables: list) -> float:
-    covered = sum(int(((t["ci_low"] <= t["truth"]) & (t["truth"] <= t["ci_high"])).sum())
-                  for t in tables)
+    covered = sum(
+        int(((t["ci_low"] <= t["truth"]) & (t["truth"] <= t["ci_high"])).sum()) for t in tables
+    )
     return covered / sum(len(t) for t in tables)
 
 
@@ -67,8 +73,10 @@ def test_supply_sterilisation_recovers_deprivation_while_naive_fit_is_biased_to_
     naive_log_rr, sterilised_log_rr = [], []
     for seed in range(200, 206):
         sim = simulate(seed, n_patients=15_000, n_practices=40, supply_slope=0.4)
-        for sterilisation, store in (("none", naive_log_rr), ("practice_effects",
-                                                              sterilised_log_rr)):
+        for sterilisation, store in (
+            ("none", naive_log_rr),
+            ("practice_effects", sterilised_log_rr),
+        ):
             model = fit_workload_model(
                 sim.cells,
                 ModelParams(covariates=ALL_COVARIATES, supply_sterilisation=sterilisation),
@@ -92,14 +100,19 @@ def test_practice_supply_ratios_recover_the_true_supply():
     np.testing.assert_allclose(np.log(estimated), np.log(true), atol=0.08)
 
 
-def test_negative_binomial_recovers_the_truth():
+def test_negative_binomial_recovers_the_truth_over_seeds():
     params = ModelParams(
         covariates=ALL_COVARIATES,
         family="negative_binomial",
         supply_sterilisation="practice_effects",
     )
-    sim = simulate(9, n_patients=20_000, n_practices=30, overdispersion=0.8)
-    table = fit_workload_model(sim.cells, params).coefficients
-    truth = table["term"].map(sim.truth)
-    assert ((table["ci_low"] <= truth) & (truth <= table["ci_high"])).mean() >= 0.85
-    np.testing.assert_allclose(np.log(table["rate_ratio"]), np.log(truth), atol=0.25)
+    tables = []
+    for seed in range(400, 406):
+        sim = simulate(seed, n_patients=10_000, n_practices=30, overdispersion=0.8)
+        model = fit_workload_model(sim.cells, params)
+        assert model.summary["nb_alpha"] > 0.05
+        tables.append(model.coefficients.assign(truth=lambda t, s=sim: t["term"].map(s.truth)))
+    # Clustered errors with 30 practices: Poisson and NB both cover ≈0.91-0.93 over many seeds.
+    assert _coverage(tables) >= 0.85
+    log_errors = np.array([np.log(t["rate_ratio"]) - np.log(t["truth"]) for t in tables])
+    assert np.abs(log_errors.mean()) < 0.03

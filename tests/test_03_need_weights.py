@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pcfm.need.weights import (
     NeedInputError,
     cell_need_weights,
+    need_weight_tables,
     practice_need,
     weight_table,
 )
@@ -177,3 +179,26 @@ def test_weight_table_by_hand():
     assert table["age_sex"].tolist() == ["F:0-4", "M:85+"]
     np.testing.assert_allclose(table["need_weight"], [1.75 / 2.8, 7.0 / 2.8])
     assert table["patients"].tolist() == [4, 1]
+
+
+def test_need_weight_tables_by_factor():
+    cells = pd.DataFrame(
+        {
+            "age_sex": ["F:5-9", "F:10-14", "M:85+", "F:0-4"],
+            "imd_quintile": [1, 1, 5, 5],
+            "ltc_band": ["0", "1", "4+", "0"],
+            "exposure": [1.0, 1.0, 1.0, 1.0],
+            "patients": [10, 10, 10, 10],
+        }
+    )
+    rate = np.array([1.0, 2.0, 3.0, 2.0])  # mean 2
+    tables = need_weight_tables(cells, rate)
+    assert list(tables) == ["age_sex", "deprivation", "morbidity"]
+    assert tables["age_sex"]["age_sex"].tolist() == ["F:0-4", "F:5-9", "F:10-14", "M:85+"]
+    np.testing.assert_allclose(tables["age_sex"]["need_weight"], [1.0, 0.5, 1.0, 1.5])
+    np.testing.assert_allclose(tables["deprivation"]["need_weight"], [0.75, 1.25])
+    assert tables["morbidity"].columns.tolist() == ["ltc_band", "need_weight", "patients"]
+    decile = need_weight_tables(
+        cells.assign(imd_decile=[1, 2, 9, 10]), rate, {"deprivation": "imd_decile"}
+    )
+    assert decile["deprivation"]["imd_decile"].tolist() == [1, 2, 9, 10]

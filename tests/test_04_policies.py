@@ -398,3 +398,81 @@ def test_row_order_and_codes_do_not_matter(icb, budget_gbp, policy, random):
     # Only an exact tie of remainders is broken by code: at most one penny apart.
     assert (np.abs(back.to_numpy() - by_code.sort_index().to_numpy()) <= 1).all()
     assert back.sum() == by_code.sum()
+
+
+def test_transition_tapers_a_practice_that_left_the_funded_group():
+    # A is not eligible for the top-up (it is over-funded) but got £2,000 last year: with at
+    # most 25% change it keeps £1,500, and B and D share the other £8,500 by gap.
+    previous = pd.DataFrame({"practice_code": ["A"], "allocation_gbp": [2_000]})
+    result = _run(
+        *EXAMPLE,
+        previous=previous,
+        policy="top_up_to_average",
+        budget_gbp=10_000,
+        transition={"previous_allocations_path": "p.csv", "max_change_fraction": 0.25},
+    )
+    allocations = _allocations(result)
+    assert allocations["A"] == 1_500.0
+    # B: 8,500 x 6,600/19,400 = £2,891.75; D: £5,608.25.
+    assert allocations["B"] == 2_891.75 and allocations["D"] == 5_608.25
+    assert result.table["allocation_before_transition_gbp"].iloc[0] == 0.0
+
+
+def test_transition_absolute_allowance():
+    # Last year £100; 10% would allow only £90-£110, but max_change_gbp = £500 allows £0-£600.
+    previous = pd.DataFrame({"practice_code": ["A"], "allocation_gbp": [100]})
+    result = _run(
+        *EXAMPLE,
+        previous=previous,
+        policy="needs_weighted_capitation",
+        budget_gbp=10_000,
+        transition={"previous_allocations_path": "p.csv", "max_change_gbp": 500},
+    )
+    assert _allocations(result)["A"] == 600.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    icbs(),
+    budgets,
+    st.sampled_from(["top_up_to_average", "needs_weighted_capitation"]),
+    st.floats(0, 0.3),
+    st.floats(0, 1),
+    st.lists(st.integers(0, 50_000_000).map(lambda p: p / 100), min_size=12, max_size=12),
+)
+def test_properties_with_deprivation_share_and_transition(
+    icb, budget_gbp, policy, fraction, max_change, previous_gbp
+):
+    need, practices = icb
+    practices = practices.assign(imd_score=np.linspace(5, 60, len(practices)))
+    previous = pd.DataFrame(
+        {"practice_code": need["practice_code"], "allocation_gbp": previous_gbp[: len(need)]}
+    ).iloc[::2]
+    params = dict(
+        policy=policy,
+        budget_gbp=budget_gbp,
+        deprivation_share={"fraction": fraction, "recipients": "all"},
+        transition={"previous_allocations_path": "p.csv", "max_change_fraction": max_change},
+    )
+    try:
+        result = _run(need, practices, previous=previous, **params)
+    except AllocationInputError as error:
+        # Only when the transition floors cannot be met within the budget.
+        assert "floors add up to" in str(error)
+        floors = np.maximum(0, previous["allocation_gbp"] * (1 - max_change))
+        assert floors.sum() > budget_gbp - 0.01 * len(floors)
+        return
+    table, pence = _check_common(result, budget_gbp)
+    previous_pence = table["previous_allocation_gbp"].to_numpy() * 100
+    deprivation_pence = np.round(table["deprivation_part_gbp"].to_numpy() * 100)
+    bound = np.isfinite(previous_pence)
+    allowed = max_change * previous_pence
+    floor = np.ceil(np.round(np.maximum(0, previous_pence - allowed), 6))
+    ceiling = np.floor(np.round(previous_pence + allowed, 6))
+    # Within the allowed change of last year (the deprivation part alone may exceed a ceiling).
+    assert (pence[bound] >= floor[bound]).all()
+    assert (pence[bound] <= np.maximum(ceiling, deprivation_pence)[bound]).all()
+    if policy == "needs_weighted_capitation" and result.summary["unallocated_gbp"] > 0:
+        # Money is left only if every practice is held at its ceiling.
+        assert bound.all()
+        assert (pence == np.maximum(ceiling, deprivation_pence)).all()

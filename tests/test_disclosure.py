@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from pcfm.disclosure import apply_disclosure_control, control_counts
 
 pytestmark = pytest.mark.unit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+
 from pcfm.pipeline.run import NOTEBOOKS, run_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -128,3 +130,65 @@ def test_rerun_is_byte_identical_and_a_failed_run_keeps_the_previous(
     assert "Traceback" not in done.stderr
     assert _publishable_hashes(tiny_run) == before
     assert (tiny_run.parent / ".tiny.failed").is_dir()
+
+
+def test_every_document_of_the_report_is_written(tiny_run: Path) -> None:
+    report = tiny_run / "report"
+    for name in ("allocation-report.html", "board-paper.html", "practice-statements.html"):
+        assert (report / name).stat().st_size > 0, name
+    allocation = pd.read_csv(tiny_run / "publishable" / "allocation.csv", dtype=str)
+    statements = sorted(p.stem for p in (tiny_run / "notebooks" / "statements").glob("*.ipynb"))
+    assert statements == sorted(allocation["practice_code"])
+    statements_html = (report / "practice-statements.html").read_text(encoding="utf-8")
+    for code in allocation["practice_code"]:
+        assert f"({code})</h2>" in statements_html or f"({code})<a" in statements_html, code
+    report_html = (report / "allocation-report.html").read_text(encoding="utf-8")
+    assert report_html.count("<figure><img") == 2
+    assert report_html.count('src="data:image/png;base64,') == 2
+    assert 'alt="Bar chart of every practice' in report_html
+    board_html = (report / "board-paper.html").read_text(encoding="utf-8")
+    assert "Recommendation" in board_html and "<table" in board_html
+    index = (report / "index.html").read_text(encoding="utf-8")
+    assert 'href="board-paper.html"' in index and 'href="practice-statements.html"' in index
+    stages = [s["stage"] for s in json.loads((tiny_run / "manifest.json").read_text())["stages"]]
+    assert stages.index("statements") < stages.index("render") < stages.index("check_outputs")
+
+
+def test_the_run_passes_check_outputs_and_planted_leaks_are_caught(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    from pcfm.report.check_outputs import check_run_folder
+
+    assert check_run_folder(tiny_run) == []
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    patient_id = str(
+        pd.read_parquet(copy / "restricted" / "input" / "patients.parquet")["patient_id"].iloc[0]
+    )
+    board = copy / "report" / "board-paper.html"
+    board.write_text(board.read_text().replace("</body>", f"<p>{patient_id}</p></body>"))
+    summary = copy / "publishable" / "data_summary_by_place.csv"
+    table = pd.read_csv(summary, dtype=str)
+    table.loc[0, "patients"] = "3"
+    table.to_csv(summary, index=False)
+    statement = sorted((copy / "notebooks" / "statements").glob("*.ipynb"))[0]
+    notebook = nbformat.read(statement, as_version=4)
+    notebook.cells[-1].outputs.append(
+        nbformat.v4.new_output("stream", name="stdout", text=f"{patient_id}\n")
+    )
+    nbformat.write(notebook, statement)
+    findings = {(f.file, f.kind) for f in check_run_folder(copy)}
+    assert findings == {
+        ("report/board-paper.html", "patient_identifier"),
+        ("publishable/data_summary_by_place.csv", "small_count"),
+        (f"notebooks/statements/{statement.name}", "patient_identifier"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pcfm", "check-outputs", str(copy)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "publishable/data_summary_by_place.csv: table, row 1, column 'patients'" in done.stdout
+    assert patient_id not in done.stdout + done.stderr

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from pcfm.pipeline.run import NOTEBOOKS
 
 pytestmark = pytest.mark.unit

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
+
 from pcfm.params import ParameterError, Params, load_params, params_from_dict
 from pcfm.params.reference import parameter_reference
-from pydantic import BaseModel
 
 pytestmark = pytest.mark.unit
 

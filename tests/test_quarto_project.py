@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from pcfm.pipeline.quarto_check import check_quarto_project
 
 pytestmark = pytest.mark.unit

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -104,8 +105,15 @@ def write_workbook(publishable: Path) -> Path:
     return path
 
 
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
 def _with_fixed_zip_dates(content: bytes) -> bytes:
-    """Rewrite a ZIP archive with every entry dated ``_FIXED_ZIP_DATE``."""
+    """Rewrite a ZIP archive with every entry dated ``_FIXED_ZIP_DATE``.
+
+    openpyxl stamps the save time into ``docProps/core.xml`` whatever the workbook's
+    properties say, so that stamp is replaced too.
+    """
     source = zipfile.ZipFile(io.BytesIO(content))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
@@ -113,5 +121,8 @@ def _with_fixed_zip_dates(content: bytes) -> bytes:
             info = zipfile.ZipInfo(item.filename, date_time=_FIXED_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            target.writestr(info, source.read(item.filename))
+            data = source.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            target.writestr(info, data)
     return out.getvalue()

@@ -130,54 +130,77 @@ def compare_funding(
         )
 
     table["current_funding_gbp"] = funding
-    per_nwp = funding / weighted
-    icb_average = funding.sum() / weighted.sum()
-    table["funding_per_nwp_gbp"] = per_nwp
-    table["funding_ratio"] = per_nwp / icb_average if icb_average > 0 else 1.0
+    arrays = funding_arrays(funding, weighted, allocation_params)
+    table["funding_per_nwp_gbp"] = funding / weighted
+    table["funding_ratio"] = arrays["funding_ratio"]
     if "carr_hill_weighted_list" in table:
         table["carr_hill_index"] = pd.to_numeric(
             table["carr_hill_weighted_list"], errors="coerce"
         ) / table["registered_list"].astype(float)
     else:
         table["carr_hill_index"] = np.nan
-    ratio = table["funding_ratio"].to_numpy(dtype=float)
-    table["category"] = categories_from_ratio(ratio, allocation_params.n_categories)
-
-    target = funding_target_per_nwp(table, allocation_params)
-    table["target_per_nwp_gbp"] = target
-    table["gap_gbp"] = np.maximum(0.0, target * weighted - funding)
-
-    has_gap = table["gap_gbp"].to_numpy() > 0
-    if allocation_params.policy == "needs_weighted_capitation":
-        eligible = np.ones(len(table), dtype=bool)
-    elif allocation_params.policy == "level_up_cost":
-        eligible = has_gap
-    else:
-        k = eligible_count(len(table), allocation_params.eligible_fraction)
-        eligible = (_rank_min(ratio) <= k) & has_gap
-    table["eligible"] = eligible
+    table["category"] = arrays["category"]
+    table["target_per_nwp_gbp"] = arrays["target_per_nwp_gbp"]
+    table["gap_gbp"] = arrays["gap_gbp"]
+    table["eligible"] = arrays["eligible"]
     return table
 
 
-def funding_target_per_nwp(table: pd.DataFrame, allocation_params: AllocationParams) -> float:
+def funding_arrays(
+    funding_gbp: np.ndarray, need_weighted_list: np.ndarray, allocation_params: AllocationParams
+) -> dict[str, np.ndarray]:
+    """The comparison's arithmetic on plain arrays (also used by every bootstrap replicate).
+
+    Returns:
+        ``funding_ratio``, ``category``, ``target_per_nwp_gbp`` (repeated per practice),
+        ``gap_gbp`` and ``eligible``, in the order of the inputs.
+    """
+    funding = np.asarray(funding_gbp, dtype=float)
+    weighted = np.asarray(need_weighted_list, dtype=float)
+    icb_average = funding.sum() / weighted.sum()
+    ratio = funding / weighted / icb_average if icb_average > 0 else np.ones(len(funding))
+    category = categories_from_ratio(ratio, allocation_params.n_categories)
+    target = funding_target_per_nwp(funding, weighted, category, allocation_params)
+    gap = np.maximum(0.0, target * weighted - funding)
+    has_gap = gap > 0
+    if allocation_params.policy == "needs_weighted_capitation":
+        eligible = np.ones(len(funding), dtype=bool)
+    elif allocation_params.policy == "level_up_cost":
+        eligible = has_gap
+    else:
+        k = eligible_count(len(funding), allocation_params.eligible_fraction)
+        eligible = (_rank_min(ratio) <= k) & has_gap
+    return {
+        "funding_ratio": ratio,
+        "category": category,
+        "target_per_nwp_gbp": np.full(len(funding), target),
+        "gap_gbp": gap,
+        "eligible": eligible,
+    }
+
+
+def funding_target_per_nwp(
+    funding_gbp: np.ndarray,
+    need_weighted_list: np.ndarray,
+    category: np.ndarray,
+    allocation_params: AllocationParams,
+) -> float:
     """The funding per need-weighted patient that gaps are measured to.
 
     The ICB average, except for level_up_cost with ``kth_best_group``: the funding per
     need-weighted patient of the k-th best-funded category as a whole (its total funding ÷
     its total need-weighted list).
     """
-    funding = table["current_funding_gbp"].to_numpy(dtype=float)
-    weighted = table["need_weighted_list"].to_numpy(dtype=float)
     if (
         allocation_params.policy == "level_up_cost"
         and allocation_params.level_up_target == "kth_best_group"
     ):
-        category = allocation_params.n_categories + 1 - allocation_params.level_up_k
-        in_group = table["category"].to_numpy() == category
+        wanted = allocation_params.n_categories + 1 - allocation_params.level_up_k
+        in_group = np.asarray(category) == wanted
         if not in_group.any():
             raise FundingInputError(
-                f"level_up_k = {allocation_params.level_up_k}: category {category} is empty "
-                f"({len(table)} practice(s) in {allocation_params.n_categories} categories)"
+                f"level_up_k = {allocation_params.level_up_k}: category {wanted} is empty "
+                f"({len(category)} practice(s) in {allocation_params.n_categories} categories)"
             )
-        return float(funding[in_group].sum() / weighted[in_group].sum())
-    return float(funding.sum() / weighted.sum())
+        return float(funding_gbp[in_group].sum() / need_weighted_list[in_group].sum())
+    return float(funding_gbp.sum() / need_weighted_list.sum())

@@ -1,4 +1,4 @@
-"""Stage 04, allocation: compare funding with need and share the budget by the policy."""
+"""Stage 04, allocation: compare funding with need, share the budget, say how sure we are."""
 
 from __future__ import annotations
 
@@ -8,8 +8,24 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pcfm.allocation.bootstrap import bootstrap_need
+from pcfm.allocation.figures import funding_by_deprivation_figure, need_index_interval_figure
 from pcfm.allocation.funding import compare_funding
-from pcfm.allocation.policies import allocate
+from pcfm.allocation.policies import allocate, read_previous_allocations
+from pcfm.allocation.sensitivity import (
+    allocation_sensitivity,
+    need_tables_from_prediction_columns,
+)
+from pcfm.allocation.tables import (
+    ALLOCATION_COLUMNS,
+    allocation_summary,
+    allocation_table,
+    category_table,
+    summary_table,
+    totals_by,
+    uncertain_eligibility_table,
+)
+from pcfm.model.stage import ALTERNATIVE_RATE_PREFIX
 from pcfm.pipeline.context import RunContext
 
 
@@ -19,61 +35,90 @@ class AllocationStageResult:
 
     allocation: pd.DataFrame
     summary: dict[str, Any]
+    categories: pd.DataFrame
     by_place: pd.DataFrame
     by_pcn: pd.DataFrame
+    uncertain: pd.DataFrame
+    sensitivity: pd.DataFrame
     funding_figure: Figure
+    need_interval_figure: Figure
 
+    @property
+    def summary_table(self) -> pd.DataFrame:
+        """The summary as rows of figure and value."""
+        return summary_table(self.summary)
 
-def totals_by(allocation: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Registered list, need-weighted list, funding and allocation summed by ``by``."""
-    columns = ["registered_list", "need_weighted_list", "current_funding_gbp", "allocation_gbp"]
-    totals = allocation.groupby(by, sort=True)[columns].sum().reset_index()
-    totals.insert(len(by), "practices", allocation.groupby(by, sort=True).size().to_numpy())
-    return totals
-
-
-def funding_figure(allocation: pd.DataFrame) -> Figure:
-    """Funding per need-weighted patient before and after the allocation."""
-    after = (allocation["current_funding_gbp"] + allocation["allocation_gbp"]) / allocation[
-        "need_weighted_list"
-    ]
-    figure = Figure(figsize=(6.5, 4))
-    axes = figure.add_subplot()
-    order = allocation["funding_per_nwp_gbp"].argsort().to_numpy()
-    axes.plot(
-        range(len(order)),
-        allocation["funding_per_nwp_gbp"].to_numpy()[order],
-        "o",
-        color="#768692",
-        markersize=3,
-        label="Before",
-    )
-    axes.plot(
-        range(len(order)),
-        after.to_numpy()[order],
-        "o",
-        color="#005EB8",
-        markersize=3,
-        label="After",
-    )
-    axes.set_xlabel("Practices, from lowest to highest funding per need-weighted patient before")
-    axes.set_ylabel("£ per need-weighted patient")
-    axes.legend(frameon=False)
-    figure.tight_layout()
-    return figure
+    @property
+    def allocation_display(self) -> pd.DataFrame:
+        """The issue's columns of the allocation table (the rest are in the CSV)."""
+        return self.allocation[ALLOCATION_COLUMNS]
 
 
 def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
-    """Compare funding with need, allocate the budget and publish the tables."""
+    """Compare funding with need, allocate the budget, bootstrap it and publish the tables."""
     outputs = ctx.outputs
+    params = ctx.params
     need = outputs.read_restricted("practice_need")
     practices = outputs.read_restricted("practices")
-    comparison = compare_funding(need, practices, ctx.params.allocation)
-    result = allocate(comparison, ctx.params.allocation)
-    allocation = outputs.publish_table(result.table, "allocation")
-    outputs.publish_json(result.summary, "allocation_summary")
-    by_place = outputs.publish_table(totals_by(result.table, ["place"]), "allocation_by_place")
-    by_pcn = outputs.publish_table(totals_by(result.table, ["pcn_code"]), "allocation_by_pcn")
-    figure = funding_figure(result.table)
+    cells = outputs.read_restricted("cells")
+
+    previous_path = params.resolve(params.allocation.transition.previous_allocations_path)
+    previous = read_previous_allocations(previous_path) if previous_path else None
+    comparison = compare_funding(need, practices, params.allocation)
+    result = allocate(comparison, params.allocation, previous)
+
+    replicates = params.allocation.bootstrap_replicates
+    bootstrap = (
+        bootstrap_need(cells, practices, params.model, params.allocation, replicates, params.seed)
+        if replicates
+        else None
+    )
+    table = allocation_table(result, bootstrap.table if bootstrap else None, decomposition=need)
+    summary = allocation_summary(result)
+    if bootstrap is not None:
+        summary |= {
+            "bootstrap_replicates": bootstrap.n_replicates,
+            "bootstrap_failed_refits": bootstrap.n_failed,
+            "bootstrap_seed": bootstrap.seed,
+            "n_eligibility_uncertain": len(uncertain_eligibility_table(table)),
+        }
+
+    allocation = outputs.publish_table(table, "allocation")
+    outputs.publish_json(summary, "allocation_summary")
+    categories = outputs.publish_table(category_table(result.table), "allocation_categories")
+    by_place = outputs.publish_table(
+        totals_by(result.table, "place"), "allocation_by_place", ["registered_list"]
+    )
+    by_pcn = outputs.publish_table(
+        totals_by(result.table, "pcn_code"), "allocation_by_pcn", ["registered_list"]
+    )
+    uncertain = outputs.publish_table(
+        uncertain_eligibility_table(table), "allocation_uncertain_eligibility"
+    )
+
+    sensitivity = pd.DataFrame(
+        {"note": ["sensitivity analysis switched off (allocation.sensitivity)"]}
+    )
+    if params.allocation.sensitivity:
+        alternatives = outputs.read_restricted("cells_predicted_alternatives")
+        tables = need_tables_from_prediction_columns(
+            alternatives, practices, ALTERNATIVE_RATE_PREFIX
+        )
+        changes = allocation_sensitivity(tables, practices, params.allocation, previous).changes
+        sensitivity = outputs.publish_table(changes, "allocation_sensitivity")
+
+    figure = funding_by_deprivation_figure(table)
     outputs.publish_figure(figure, "funding_before_after")
-    return AllocationStageResult(allocation, result.summary, by_place, by_pcn, figure)
+    interval_figure = need_index_interval_figure(table)
+    outputs.publish_figure(interval_figure, "need_index_intervals")
+    return AllocationStageResult(
+        allocation,
+        summary,
+        categories,
+        by_place,
+        by_pcn,
+        uncertain,
+        sensitivity,
+        figure,
+        interval_figure,
+    )

@@ -18,8 +18,14 @@ import duckdb
 import pandas as pd
 
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS
-from pcfm.data.quality import DataValidationError, ValidationProblem
-from pcfm.data.read import DataFolder, SourceTable, open_folder, sql_literal
+from pcfm.data.quality import DataValidationError, ValidationProblem, require_folder
+from pcfm.data.read import (
+    DataFolder,
+    SourceTable,
+    open_folder,
+    reader_error_summary,
+    sql_literal,
+)
 from pcfm.params import Params
 from pcfm.params.data import DataParams
 
@@ -94,8 +100,15 @@ def workload_measure_problem(activity: SourceTable, measure: str) -> ValidationP
     return None
 
 
-def patient_deprivation_sql(folder: DataFolder) -> tuple[str, str, str, str]:
+def patient_deprivation_sql(
+    folder: DataFolder, patients_relation: str = "patients"
+) -> tuple[str, str, str, str]:
     """SQL giving each patient the IMD decile and quintile of their area, NULL if unknown.
+
+    Args:
+        folder: The opened data folder.
+        patients_relation: The relation holding the patients' area columns (the typed
+            ``patients`` view, or validation's counts per practice and area).
 
     Returns:
         ``(from_clause, decile, quintile, source_column)``: a FROM clause over the typed
@@ -106,13 +119,13 @@ def patient_deprivation_sql(folder: DataFolder) -> tuple[str, str, str, str]:
     patients = folder.table("patients")
     if patients.has("lsoa_code"):
         return (
-            "patients AS p LEFT JOIN areas AS a ON p.lsoa_code = a.area_code",
+            f"{patients_relation} AS p LEFT JOIN areas AS a ON p.lsoa_code = a.area_code",
             "a.imd_decile",
             "CASE WHEN a.imd_decile IS NULL THEN NULL ELSE a.imd_quintile END",
             "lsoa_code",
         )
     return (
-        "patients AS p",
+        f"{patients_relation} AS p",
         "p.imd_decile",
         "CAST(ceil(p.imd_decile / 2) AS BIGINT)",
         "imd_decile",
@@ -128,21 +141,30 @@ def _cms_hundredths_sql(columns: list[str]) -> str:
     return " + ".join(terms)
 
 
+#: Workload is summed as an exact decimal so that cells do not depend on the order in which
+#: DuckDB's threads add rows up: reruns give byte-identical cells.
+_EXACT = "DECIMAL(18, 9)"
+
+
 def _workload_sql(activity: SourceTable, data: DataParams) -> str:
+    """SQL for the workload of one activity row, as an exact decimal."""
     if activity_form(activity) == "counts":
-        return "CAST(contacts AS DOUBLE)"
+        return f"CAST(contacts AS {_EXACT})"
     if data.workload_measure == "count":
-        return "1.0"
+        return f"CAST(1 AS {_EXACT})"
     if data.workload_measure == "minutes":
-        return "duration_minutes"
+        return f"CAST(duration_minutes AS {_EXACT})"
     cases = " ".join(
-        f"WHEN {sql_literal(staff)} THEN {float(weight)!r}"
+        f"WHEN {sql_literal(staff)} THEN CAST({sql_literal(repr(float(weight)))} AS {_EXACT})"
         for staff, weight in sorted(data.staff_weights.items())
     )
-    return f"CASE staff_type {cases} END"
+    unweighted = sql_literal(
+        "activity has a staff_type with no weight in data.staff_weights (or blank)"
+    )
+    return f"CASE staff_type {cases} ELSE error({unweighted}) END"
 
 
-def _cells_sql(folder: DataFolder, data: DataParams) -> tuple[str, bool]:
+def _cells_sql(folder: DataFolder, data: DataParams) -> str:
     patients = folder.table("patients")
     activity = folder.table("activity")
     from_clause, decile, quintile, _ = patient_deprivation_sql(folder)
@@ -197,7 +219,7 @@ def _cells_sql(folder: DataFolder, data: DataParams) -> tuple[str, bool]:
                    AS ltc_band,
                {cms_band}
                r.newly_registered, r.care_home, r.interpreter_needed,
-               r.days_registered, COALESCE(w.workload, 0.0) AS workload
+               r.days_registered, COALESCE(w.workload, 0) AS workload
         FROM resolved AS r LEFT JOIN workload_per_patient AS w USING (patient_id)
     )
     SELECT practice_code, age_band, sex, sex || ':' || age_band AS age_sex,
@@ -212,7 +234,7 @@ def _cells_sql(folder: DataFolder, data: DataParams) -> tuple[str, bool]:
     ORDER BY practice_code, sex, age_order, imd_quintile, imd_decile, ltc_band, {cms_key}
              newly_registered, care_home, interpreter_needed
     """
-    return sql, bool(conditions)
+    return sql
 
 
 def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
@@ -240,25 +262,26 @@ def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
             deprivation band under the unknown-area rule.
     """
     data = params.data
+    require_folder(Path(data_dir))
     with open_folder(Path(data_dir)) as folder:
         needed = ["patients", "activity"]
         if "patients" in folder.tables and folder.tables["patients"].has("lsoa_code"):
             needed.append("areas")
         problems = [
-            ValidationProblem(*folder.unavailable[stem][:1], "", 0, (), folder.unavailable[stem][1])
-            for stem in needed
-            if stem in folder.unavailable
+            ValidationProblem(file, "", 0, (), reason)
+            for stem, (file, reason) in folder.unavailable.items()
+            if stem in needed
         ]
         if problems:
             raise DataValidationError(problems, data_dir)
         measure_problem = workload_measure_problem(folder.table("activity"), data.workload_measure)
         if measure_problem is not None:
             raise DataValidationError([measure_problem], data_dir)
-        sql, _ = _cells_sql(folder, data)
+        sql = _cells_sql(folder, data)
         try:
             cells = folder.connection.execute(sql).df()
         except duckdb.Error as error:
-            first_line = str(error).strip().splitlines()[0]
+            first_line = reader_error_summary(error)
             raise DataValidationError(
                 [
                     ValidationProblem(

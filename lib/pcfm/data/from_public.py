@@ -4,12 +4,14 @@
 codes, PCNs, list sizes by age and sex, IMD score, Carr-Hill weighted list and payments as
 current funding) from the published files in ``DIR`` and hands them to the synthetic
 generator, which makes up the patients and their activity. Everything read here is a
-published aggregate: no patient data is involved, so the table of dropped practices may be
-logged and published.
+published aggregate: no patient data is involved, so the tables of dropped and flagged
+practices may be logged and published.
 
-Sources joined (see ``docs/public-data.md`` for where to download each):
+Sources joined by practice code (see ``docs/public-data.md`` for where to download each):
 practice map and age-sex list of one registration extract, one year of NHS Payments to
-General Practice, and the Fingertips practice IMD 2019 score.
+General Practice, and the Fingertips practice IMD 2019 score. The payments year is older
+than the extract, so by default funding and weighted list are carried to the extract's list
+at the payments year's amount per registered patient (see :func:`assemble_public_icb`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ FUNDING_DEFINITION = (
     "Global sum plus MPIG correction plus balance of PMS expenditure (the PMS counterpart of "
     "the global sum), NHS Payments to General Practice"
 )
+#: Practices whose list grew or shrank by more than this factor between the payments year and
+#: the registration extract are flagged (usually a merger or a split).
+LIST_CHANGE_WARNING_FACTOR = 1.5
+#: Practices whose core funding per weighted patient is more than this factor above or below the
+#: ICB median are flagged: their core money may sit in another payment line (e.g. "Other
+#: Payments") or they may be a special service (inclusion health, students, asylum seekers).
+FUNDING_OUTLIER_FACTOR = 2.0
 #: Columns of the practices table handed to the generator (the data contract's practices).
 PRACTICE_COLUMNS = (
     "practice_code",
@@ -105,12 +114,16 @@ class PublicICBInputs:
         dropped: One row per practice of the ICB left out: practice_code, practice_name,
             sub_icb_code, reason.
         sources: Provenance: files read, extract date, payments year, counts, place rule.
+        practice_sources: Per practice kept: the payments year's registered and weighted lists
+            and core funding, the extract's registered list, the scale between them, core
+            funding per weighted patient and a ``flag`` naming anything to check by hand.
     """
 
     practices: pd.DataFrame
     list_by_age_sex: pd.DataFrame
     dropped: pd.DataFrame
     sources: dict[str, object]
+    practice_sources: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _drop(
@@ -130,6 +143,7 @@ def assemble_public_icb(
     payments_year: str | None = None,
     extract_date: str | None = None,
     place_rule: PlaceRule | None = None,
+    scale_to_list: bool = True,
 ) -> PublicICBInputs:
     """Join the public files into the practices and age-sex lists of one ICB.
 
@@ -142,6 +156,11 @@ def assemble_public_icb(
             extract in the age-sex file if None.
         place_rule: How practices are put into places; :data:`PLACE_RULES` for the ICB, else
             sub-ICB location names, if None.
+        scale_to_list: The payments year is older than the registration extract (practices
+            grow, merge and split in between), so by default the weighted list and funding are
+            scaled by (extract list ÷ payments-year registered list): each practice keeps its
+            Carr-Hill index and its funding per registered patient of the payments year, applied
+            to the list the synthetic patients are drawn to. False uses the published amounts.
 
     Returns:
         The joined inputs; practices missing from any source are dropped and listed.
@@ -185,10 +204,13 @@ def assemble_public_icb(
         dropped,
     )
     pay = payments.set_index("practice_code")
-    practices["carr_hill_weighted_list"] = practices["practice_code"].map(pay["weighted_list"])
-    practices["current_funding_gbp"] = practices["practice_code"].map(
+    practices["payments_registered_list"] = practices["practice_code"].map(pay["registered_list"])
+    practices["payments_weighted_list"] = practices["practice_code"].map(pay["weighted_list"])
+    practices["payments_core_funding_gbp"] = practices["practice_code"].map(
         pay[list(FUNDING_LINES)].sum(axis=1)
     )
+    practices["carr_hill_weighted_list"] = practices["payments_weighted_list"]
+    practices["current_funding_gbp"] = practices["payments_core_funding_gbp"]
     practices = _drop(
         practices,
         practices["carr_hill_weighted_list"].isna(),
@@ -207,6 +229,21 @@ def assemble_public_icb(
         f"no global sum, MPIG or PMS payment in {year}",
         dropped,
     )
+    practices = _drop(
+        practices,
+        practices["payments_registered_list"] <= 0,
+        f"registered list 0 in NHS Payments to General Practice {year}",
+        dropped,
+    )
+    scale = practices["registered_list"] / practices["payments_registered_list"]
+    practices["scale"] = scale.astype("float64")
+    if scale_to_list:
+        practices["carr_hill_weighted_list"] = (
+            practices["payments_weighted_list"] * practices["scale"]
+        )
+        practices["current_funding_gbp"] = (
+            practices["payments_core_funding_gbp"] * practices["scale"]
+        )
     practices["imd_score"] = practices["practice_code"].map(
         imd.set_index("practice_code")["imd_score"]
     )
@@ -219,8 +256,28 @@ def assemble_public_icb(
         practices[column] = practices[column].astype("float64")
     for column in ("practice_code", "practice_name", "pcn_code", "pcn_name"):
         practices[column] = practices[column].astype("string")
-    practices = practices[list(PRACTICE_COLUMNS)].sort_values("practice_code")
-    practices = practices.reset_index(drop=True)
+    practices = practices.sort_values("practice_code").reset_index(drop=True)
+    alignment = practices[
+        [
+            "practice_code",
+            "payments_registered_list",
+            "payments_weighted_list",
+            "payments_core_funding_gbp",
+            "registered_list",
+            "scale",
+        ]
+    ].rename(columns={"registered_list": "extract_registered_list"})
+    alignment = alignment.astype(
+        {
+            "payments_registered_list": "float64",
+            "payments_weighted_list": "float64",
+            "payments_core_funding_gbp": "float64",
+            "extract_registered_list": "int64",
+            "scale": "float64",
+        }
+    )
+    practices = practices[list(PRACTICE_COLUMNS)]
+    alignment["flag"] = _flags(alignment, extract, year)
 
     kept = set(practices["practice_code"])
     list_by_age_sex = lists[lists["practice_code"].isin(kept)].reset_index(drop=True)
@@ -236,14 +293,39 @@ def assemble_public_icb(
         "payments_file": files[year].name,
         "payments_list_basis": str(payments["list_basis"].iloc[0]),
         "funding_lines": list(FUNDING_LINES),
-        "funding_definition": f"{FUNDING_DEFINITION} {year}",
+        "funding_definition": f"{FUNDING_DEFINITION} {year}"
+        + (
+            f", per registered patient of {year}, times the registered list of {extract}"
+            if scale_to_list
+            else ""
+        ),
+        "scaled_to_extract_list": scale_to_list,
         "imd_files": sorted(imd["imd_source"].unique().tolist()),
         "practices_in_icb": len(in_icb),
         "practices_kept": len(practices),
         "practices_dropped": len(dropped_table),
         "place_rule": rule.note or "places are the sub-ICB location names",
     }
-    return PublicICBInputs(practices, list_by_age_sex, dropped_table, sources)
+    return PublicICBInputs(practices, list_by_age_sex, dropped_table, sources, alignment)
+
+
+def _flags(sources: pd.DataFrame, extract: str, year: str) -> pd.Series:
+    """Text naming what looks odd about each practice's public figures ('' if nothing)."""
+    per_weighted = sources["payments_core_funding_gbp"] / sources["payments_weighted_list"]
+    sources["core_funding_per_weighted_gbp"] = per_weighted
+    median = float(per_weighted.median())
+    flags = []
+    for scale, funding in zip(sources["scale"], per_weighted, strict=True):
+        found = []
+        if not 1 / LIST_CHANGE_WARNING_FACTOR <= scale <= LIST_CHANGE_WARNING_FACTOR:
+            found.append(f"list changed x{scale:.2f} from {year} to {extract} (merger or split?)")
+        if not median / FUNDING_OUTLIER_FACTOR <= funding <= median * FUNDING_OUTLIER_FACTOR:
+            found.append(
+                f"core funding £{funding:.2f} per weighted patient in {year} against an ICB "
+                f"median of £{median:.2f} (other payment lines or a special service?)"
+            )
+        flags.append("; ".join(found))
+    return pd.Series(flags, index=sources.index, dtype="string")
 
 
 def log_dropped(inputs: PublicICBInputs) -> None:
@@ -259,6 +341,11 @@ def log_dropped(inputs: PublicICBInputs) -> None:
     )
     for row in inputs.dropped.itertuples(index=False):
         logger.info("dropped %s (%s): %s", row.practice_code, row.practice_name, row.reason)
+    flagged = inputs.practice_sources
+    if flagged.empty:
+        return
+    for row in flagged[flagged["flag"] != ""].itertuples(index=False):
+        logger.warning("%s: %s", row.practice_code, row.flag)
 
 
 def _generate(
@@ -302,8 +389,9 @@ def write_public_icb(
     """Build the ICB from public files and write its data-contract tables to ``out_dir``.
 
     Besides the tables, ``out_dir/provenance/`` receives ``public_sources.json`` (files,
-    extract, payments year, counts, place rule) and ``dropped_practices.csv`` (which practices
-    were left out and why; public aggregates only).
+    extract, payments year, counts, place rule), ``dropped_practices.csv`` (which practices
+    were left out and why) and ``practice_sources.csv`` (payments-year and extract lists and the
+    scale between them); all public aggregates.
     """
     out_dir = Path(out_dir)
     icb, inputs = _generate(public_dir, icb_code, seed, payments_year, extract_date)
@@ -315,4 +403,7 @@ def write_public_icb(
         json.dumps(sources, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     inputs.dropped.to_csv(provenance / "dropped_practices.csv", index=False, lineterminator="\n")
+    inputs.practice_sources.to_csv(
+        provenance / "practice_sources.csv", index=False, lineterminator="\n"
+    )
     return icb

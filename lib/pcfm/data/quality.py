@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["QUALITY_COLUMNS", "DataQuality", "DataValidationError", "ValidationProblem"]
+__all__ = [
+    "QUALITY_COLUMNS",
+    "DataQuality",
+    "DataValidationError",
+    "ValidationProblem",
+    "require_folder",
+]
 
 #: Columns of the data-quality table.
 QUALITY_COLUMNS = ("check", "file", "column", "rows", "action")
@@ -44,7 +50,9 @@ class ValidationProblem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}: column {self.column}: " if self.column else f"{self.file}: "
+        where = f"{self.file}: " if self.file else ""
+        if self.column:
+            where += f"column {self.column}: "
         count = f"{_rows(self.n_rows)} " if self.n_rows else ""
         shown = f" (first: {', '.join(self.examples)})" if self.examples else ""
         return f"{where}{count}{self.message}{shown}"
@@ -59,6 +67,15 @@ class DataValidationError(ValueError):
         where = f"{data_dir}: " if data_dir is not None else ""
         heading = f"{where}the input data failed validation ({len(self.problems)} problem(s)):"
         super().__init__("\n".join([heading, *(f"  {p}" for p in self.problems)]))
+
+
+def require_folder(data_dir: Path) -> None:
+    """Raise :class:`DataValidationError` unless ``data_dir`` is an existing folder."""
+    if not Path(data_dir).is_dir():
+        problem = ValidationProblem(
+            str(data_dir), "", 0, (), "the data folder does not exist or is not a folder"
+        )
+        raise DataValidationError([problem])
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,19 @@ gets two views:
   (integers and flags to BIGINT, numbers to DOUBLE, dates to DATE, the rest to text).
   Only meaningful once :func:`pcfm.data.validate.validate_folder` has passed.
 
+CSV files must be UTF-8 (a byte-order mark is allowed), comma-separated, with a header
+line naming the columns and ``"`` as the quote character; blank fields are missing values.
+The dialect is fixed, not guessed, so one malformed row is reported with its line number
+instead of silently changing how the whole file is read.
+
 Only the small tables (practices, areas) are returned to pandas.
 """
 
 from __future__ import annotations
 
+import csv
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +38,7 @@ __all__ = [
     "open_folder",
     "read_areas",
     "read_practices",
+    "reader_error_summary",
     "sql_literal",
 ]
 
@@ -71,7 +80,7 @@ class DataFolder:
 
     Attributes:
         data_dir: The folder.
-        connection: In-memory DuckDB connection holding the views.
+        connection: DuckDB connection holding the views.
         tables: The tables that were found and could be described, by stem.
         unavailable: For tables that are missing or unreadable, ``(file, reason)`` by stem.
     """
@@ -80,6 +89,7 @@ class DataFolder:
     connection: duckdb.DuckDBPyConnection
     tables: dict[str, SourceTable] = field(default_factory=dict)
     unavailable: dict[str, tuple[str, str]] = field(default_factory=dict)
+    work_dir: Path | None = None
 
     def table(self, stem: str) -> SourceTable:
         """Return an opened table or raise :class:`DataReadError` saying why it is unavailable."""
@@ -89,7 +99,10 @@ class DataFolder:
         raise DataReadError(f"{self.data_dir / file}: {reason}")
 
     def close(self) -> None:
+        """Close DuckDB and delete its working folder of spill files."""
         self.connection.close()
+        if self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def __enter__(self) -> DataFolder:
         return self
@@ -111,15 +124,54 @@ def _quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _csv_header(path: Path) -> list[str]:
+    """The column names on the first line of a CSV file, with clear errors for bad headers."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first_line = handle.readline()
+    except UnicodeDecodeError:
+        raise DataReadError("is not UTF-8 text (the data contract needs UTF-8 CSV)") from None
+    names = [name.strip() for name in next(csv.reader([first_line]), [])]
+    if not names or names == [""]:
+        raise DataReadError("has no header line (the first line must name the columns)")
+    if len(names) == 1 and ";" in names[0]:
+        raise DataReadError("is separated by ';' (the data contract needs comma-separated CSV)")
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise DataReadError(f"has duplicated column names in its header: {', '.join(duplicated)}")
+    if "" in names:
+        raise DataReadError("has a column with no name in its header")
+    return names
+
+
 def _reader_sql(path: Path) -> str:
     if path.suffix == ".csv":
-        return f"read_csv({sql_literal(str(path))}, header = true, all_varchar = true)"
+        # The dialect is fixed rather than sniffed: a sniffer can be misled by one bad row
+        # into a wrong header, and every column is read as text so types are checked later.
+        columns = ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in _csv_header(path))
+        return (
+            f"read_csv({sql_literal(str(path))}, header = true, auto_detect = false, "
+            f"delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})"
+        )
     return f"read_parquet({sql_literal(str(path))})"
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+def reader_error_summary(error: Exception) -> str:
+    """The gist of a reader error: its first line and its explanation, never a row of data."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    explanation = next(
+        (
+            line
+            for line in lines[1:]
+            if not line.startswith(("Original Line", "Possible", "LINE", "*", "^"))
+            and " = " not in line
+        ),
+        None,
+    )
+    first = lines[0].removeprefix("Invalid Input Error: ")
+    return f"{first}: {explanation}" if explanation else first
 
 
 def typed_expression(column: Column, source_type: str) -> str:
@@ -128,8 +180,8 @@ def typed_expression(column: Column, source_type: str) -> str:
     numeric_source = source_type.upper() not in ("VARCHAR", "BLOB")
     if column.dtype in ("integer", "flag"):
         if numeric_source and "INT" in source_type.upper():
-            return f"CAST({name} AS BIGINT)"
-        return f"CAST(TRY_CAST({name} AS DOUBLE) AS BIGINT)"
+            return f"TRY_CAST({name} AS BIGINT)"
+        return f"TRY_CAST(TRY_CAST({name} AS DOUBLE) AS BIGINT)"
     if column.dtype == "float":
         return f"TRY_CAST({name} AS DOUBLE)"
     if column.dtype == "date":
@@ -146,13 +198,22 @@ def open_folder(data_dir: Path, stems: tuple[str, ...] | None = None) -> DataFol
     Args:
         data_dir: Folder with ``<stem>.parquet`` or ``<stem>.csv`` files.
         stems: Tables to open (default: all four of the contract).
+
+    Raises:
+        DataReadError: if ``data_dir`` is not a folder.
     """
     data_dir = Path(data_dir)
-    connection = duckdb.connect()
+    if not data_dir.is_dir():
+        raise DataReadError(f"{data_dir}: the data folder does not exist or is not a folder")
+    # A private working folder for DuckDB's spill files, so that nothing lands in ".tmp" of
+    # whatever folder the run started in (maybe the repository); deleted on close.
+    work_dir = Path(tempfile.mkdtemp(prefix="pcfm-duckdb-"))
+    connection = duckdb.connect(":memory:")
+    connection.execute(f"SET temp_directory = {sql_literal(str(work_dir / 'spill'))}")
     # Cells are sorted at the end, so row order inside DuckDB does not matter; dropping it
     # lets DuckDB stream and spill larger-than-memory inputs.
     connection.execute("SET preserve_insertion_order = false")
-    folder = DataFolder(data_dir=data_dir, connection=connection)
+    folder = DataFolder(data_dir=data_dir, connection=connection, work_dir=work_dir)
     for stem in stems or tuple(TABLES):
         try:
             path = table_path(data_dir, stem)
@@ -173,8 +234,14 @@ def open_folder(data_dir: Path, stems: tuple[str, ...] | None = None) -> DataFol
             described = connection.execute(
                 f"DESCRIBE SELECT * FROM {_quote_identifier('raw_' + stem)}"
             ).fetchall()
+        except DataReadError as error:
+            folder.unavailable[stem] = (path.name, str(error))
+            continue
         except (duckdb.Error, OSError) as error:
-            folder.unavailable[stem] = (path.name, f"cannot be read ({_first_line(error)})")
+            folder.unavailable[stem] = (
+                path.name,
+                f"cannot be read ({reader_error_summary(error)})",
+            )
             continue
         columns = {str(row[0]): str(row[1]) for row in described}
         source = SourceTable(stem=stem, path=path, columns=columns)
@@ -199,7 +266,7 @@ def _read_small_table(data_dir: Path, stem: str) -> pd.DataFrame:
             return folder.connection.execute(f"SELECT * FROM {_quote_identifier(stem)}").df()
         except duckdb.Error as error:
             raise DataReadError(
-                f"{folder.tables[stem].path}: cannot be read ({_first_line(error)})"
+                f"{folder.tables[stem].path}: cannot be read ({reader_error_summary(error)})"
             ) from None
 
 

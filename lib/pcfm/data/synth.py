@@ -515,7 +515,7 @@ def _largest_remainder(total: int, weights: np.ndarray, minimum: int = 0) -> np.
     whole = np.floor(share).astype(np.int64)
     order = np.argsort(-(share - whole), kind="stable")
     whole[order[: total - whole.sum()]] += 1
-    while (whole < minimum).any() and whole.sum() > minimum * whole.size:
+    while (whole < minimum).any() and whole.sum() >= minimum * whole.size:
         smallest = int(np.argmin(whole))
         largest = int(np.argmax(whole))
         whole[smallest] += 1
@@ -617,6 +617,18 @@ def _draw_areas(
     return areas, area_of_patients
 
 
+def _shape_places(place: pd.Series, imd_scores: np.ndarray) -> np.ndarray:
+    """The LLR-shape place whose turnover and interpreter figures apply to each practice.
+
+    Synthetic practices use their own place. Real practices (other place names) use the city's
+    figures when their IMD score is 25 or more (a deprived, urban practice) and the county's
+    otherwise: an *assumption* for ICBs without LLR's places.
+    """
+    known = place.astype(str).isin(shape.PLACES).to_numpy()
+    like = np.where(imd_scores >= 25.0, "City", "County")
+    return np.where(known, place.astype(str).to_numpy(), like)
+
+
 def _simulate(
     practices: pd.DataFrame,
     counts: np.ndarray,
@@ -625,7 +637,6 @@ def _simulate(
 ) -> SyntheticICB:
     n_practices = len(practices)
     list_sizes = counts.sum(axis=(1, 2))
-    places = practices["place"].astype(str).to_numpy()
 
     # Areas and deprivation.
     if "target_imd_score" in practices.columns:
@@ -635,6 +646,7 @@ def _simulate(
         fallback = given.median() if given.notna().any() else shape.ENGLAND_MEAN_IMD_SCORE
         target_scores = np.clip(given.fillna(fallback).to_numpy(dtype=float), 1.0, 90.0)
     areas, area_of_patients = _draw_areas(streams["areas"], practices, target_scores, list_sizes)
+    places = _shape_places(practices["place"], target_scores)
 
     # Patients: practice, sex and age band from the counts; single year of age within the band.
     rng = streams["patients"]
@@ -659,7 +671,6 @@ def _simulate(
     rng = streams["flags"]
     place_of_patient = places[practice_index]
     new_share = pd.Series(shape.NEWLY_REGISTERED_SHARE).reindex(place_of_patient).to_numpy()
-    new_share = np.nan_to_num(new_share, nan=np.mean(list(shape.NEWLY_REGISTERED_SHARE.values())))
     young_adult = (age >= 18) & (age <= 34)
     # Scale the young-adult factor so the overall share stays near the stated place share.
     young_fraction = young_adult.mean() if n else 0.0
@@ -674,7 +685,6 @@ def _simulate(
     care_home = (rng.random(n) < care_share[band_index]).astype(np.int8)
 
     interp_share = pd.Series(shape.INTERPRETER_SHARE).reindex(place_of_patient).to_numpy()
-    interp_share = np.nan_to_num(interp_share, nan=0.01)
     interp_relative = np.exp(0.35 * (3 - quintile)) * np.where(age < 16, 0.5, 1.0)
     mean_relative = np.bincount(practice_index, interp_relative, n_practices) / np.maximum(
         list_sizes, 1
@@ -752,9 +762,7 @@ def _simulate(
         **conditions,
     })  # fmt: skip
 
-    activity = _appointments(
-        rng, patient_ids, contacts, days_registered, care_home, interpreter
-    )
+    activity = _appointments(rng, patient_ids, contacts, days_registered, care_home, interpreter)
 
     # Practices, funding and truth.
     out = practices.loc[:, ["practice_code", "practice_name", "pcn_code", "pcn_name", "place"]]
@@ -784,7 +792,9 @@ def _simulate(
     exposure_by_practice = np.bincount(practice_index, exposure, n_practices)
     icb_rate = need.sum() / exposure.sum()
     need_index = (need_by_practice / exposure_by_practice) / icb_rate
-    true_need_index = pd.DataFrame({"practice_code": out["practice_code"], "need_index": need_index})
+    true_need_index = pd.DataFrame(
+        {"practice_code": out["practice_code"], "need_index": need_index}
+    )
     true_supply = pd.DataFrame({
         "practice_code": out["practice_code"],
         "supply_factor": supply,

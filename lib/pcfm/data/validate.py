@@ -24,8 +24,19 @@ from pcfm.data.cells import (
     workload_measure_problem,
 )
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS, TABLES, Column
-from pcfm.data.quality import DataQuality, DataValidationError, ValidationProblem
-from pcfm.data.read import DataFolder, SourceTable, open_folder, sql_literal
+from pcfm.data.quality import (
+    DataQuality,
+    DataValidationError,
+    ValidationProblem,
+    require_folder,
+)
+from pcfm.data.read import (
+    DataFolder,
+    SourceTable,
+    open_folder,
+    reader_error_summary,
+    sql_literal,
+)
 from pcfm.params.data import DataParams
 
 __all__ = ["DataQuality", "DataValidationError", "ValidationProblem", "validate_folder"]
@@ -187,8 +198,21 @@ def _table_checks(source: SourceTable, data: DataParams) -> list[_Check]:
     return checks
 
 
-def _scan_sql(source: SourceTable) -> str:
-    """A scan of the raw file with each numeric contract column also read as a DOUBLE."""
+_UNKNOWN_PATIENT = _Check(
+    "patient_id",
+    "patient_id IS NOT NULL AND known_patient_id IS NULL",
+    "for patients not in the patients table",
+    "CAST(patient_id AS VARCHAR)",
+)
+
+
+def _scan_sql(source: SourceTable, join_patients: bool = False) -> str:
+    """A scan of the raw file with each numeric contract column also read as a DOUBLE.
+
+    With ``join_patients`` (activity only), each row also gets ``known_patient_id``, NULL
+    when its patient is not in the patients table: the link check then rides on the same
+    scan instead of parsing the largest file a second time.
+    """
     selected = []
     for column in TABLES[source.stem].columns:
         if not source.has(column.name):
@@ -198,7 +222,16 @@ def _scan_sql(source: SourceTable) -> str:
             selected.append(f"TRY_CAST({_q(column.name)} AS DOUBLE) AS {_num(column.name)}")
     if not selected:
         selected = ["1 AS one"]
-    return f"(SELECT {', '.join(selected)} FROM {_q(source.raw_view)})"
+    if not join_patients:
+        return f"(SELECT {', '.join(selected)} FROM {_q(source.raw_view)})"
+    known = (
+        "(SELECT DISTINCT CAST(patient_id AS VARCHAR) AS known_patient_id FROM raw_patients "
+        "WHERE patient_id IS NOT NULL) AS known"
+    )
+    return (
+        f"(SELECT {', '.join(selected)}, known.known_patient_id FROM {_q(source.raw_view)} "
+        f"LEFT JOIN {known} ON CAST(patient_id AS VARCHAR) = known.known_patient_id)"
+    )
 
 
 class _Validator:
@@ -213,6 +246,8 @@ class _Validator:
         self.row_counts: dict[str, int] = {}
         #: Tables that are missing, unreadable or empty: no cross-table check uses them.
         self.unusable: set[str] = set(folder.unavailable)
+        #: Whether the patients were counted per practice and area (table patient_groups).
+        self.grouped = False
 
     def problem(
         self, file: str, column: str, n_rows: int, examples: tuple[str, ...], message: str
@@ -270,7 +305,14 @@ class _Validator:
     def check_rows(self, source: SourceTable) -> None:
         """Every row-level check of one table in one scan; examples only for failures."""
         checks = _table_checks(source, self.data)
-        scan = _scan_sql(source)
+        join_patients = (
+            source.stem == "activity"
+            and source.has("patient_id")
+            and self.usable("patients", "patient_id")
+        )
+        if join_patients:
+            checks.append(_UNKNOWN_PATIENT)
+        scan = _scan_sql(source, join_patients)
         counts_sql = ", ".join(["count(*)", *(f"count_if({c.condition})" for c in checks)])
         try:
             counts = self.connection.execute(f"SELECT {counts_sql} FROM {scan}").fetchone()
@@ -293,7 +335,7 @@ class _Validator:
                         source.file_name, check.column, int(n_rows), examples, check.message
                     )
         except duckdb.Error as error:
-            first_line = str(error).strip().splitlines()[0]
+            first_line = reader_error_summary(error)
             self.problem(source.file_name, "", 0, (), f"cannot be read ({first_line})")
             self.unusable.add(source.stem)
 
@@ -306,15 +348,41 @@ class _Validator:
         return all(self.folder.tables[stem].has(column) for column in columns)
 
     def count_and_examples(
-        self, file: str, column: str, from_where: str, example: str, message: str
+        self,
+        file: str,
+        column: str,
+        from_where: str,
+        example: str,
+        message: str,
+        count: str = "count(*)",
     ) -> int:
         """Count rows of ``FROM ... WHERE ...``; if any, record a problem with examples."""
-        n_rows = self.connection.execute(f"SELECT count(*) FROM {from_where}").fetchone()
-        assert n_rows is not None
-        if n_rows[0]:
-            examples = self.examples(f"SELECT {example} FROM {from_where} LIMIT {_N_EXAMPLES}")
-            self.problem(file, column, int(n_rows[0]), examples, message)
-        return int(n_rows[0])
+        n_rows = self.connection.execute(f"SELECT {count} FROM {from_where}").fetchone()
+        n = int(n_rows[0] or 0) if n_rows else 0
+        if n:
+            examples = self.examples(
+                f"SELECT DISTINCT {example} AS e FROM {from_where} ORDER BY e NULLS LAST "
+                f"LIMIT {_N_EXAMPLES}"
+            )
+            self.problem(file, column, n, examples, message)
+        return n
+
+    def group_patients(self) -> bool:
+        """Count patients per practice and area in one scan, for the practice and area checks.
+
+        The practice and area checks then join small tables instead of rescanning a file
+        of a million patients each time.
+        """
+        if not self.usable("patients", "practice_code"):
+            return False
+        patients = self.folder.tables["patients"]
+        area = next((c for c in ("lsoa_code", "imd_decile") if patients.has(c)), None)
+        area_column = f", {area}" if area else ""
+        self.connection.execute(
+            f"CREATE TEMP TABLE patient_groups AS SELECT practice_code{area_column}, "
+            "count(*) AS n FROM patients GROUP BY ALL"
+        )
+        return True
 
     def check_keys(self) -> None:
         for stem, table in TABLES.items():
@@ -339,38 +407,28 @@ class _Validator:
                 )
 
     def check_links(self) -> None:
-        if self.usable("activity", "patient_id") and self.usable("patients", "patient_id"):
-            self.count_and_examples(
-                self.folder.tables["activity"].file_name,
-                "patient_id",
-                "raw_activity AS a WHERE a.patient_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
-                "raw_patients AS p WHERE CAST(p.patient_id AS VARCHAR) = "
-                "CAST(a.patient_id AS VARCHAR))",
-                "CAST(a.patient_id AS VARCHAR)",
-                "for patients not in the patients table",
-            )
-        if self.usable("patients", "practice_code") and self.usable("practices", "practice_code"):
+        if self.usable("practices", "practice_code") and self.grouped:
             self.count_and_examples(
                 self.folder.tables["patients"].file_name,
                 "practice_code",
-                "raw_patients AS p WHERE p.practice_code IS NOT NULL AND NOT EXISTS (SELECT 1 "
-                "FROM raw_practices AS r WHERE CAST(r.practice_code AS VARCHAR) = "
-                "CAST(p.practice_code AS VARCHAR))",
-                "CAST(p.practice_code AS VARCHAR)",
+                "patient_groups AS g WHERE g.practice_code IS NOT NULL AND NOT EXISTS (SELECT 1 "
+                "FROM raw_practices AS r WHERE CAST(r.practice_code AS VARCHAR) = g.practice_code)",
+                "g.practice_code",
                 "at practices missing from the practices table",
+                count="sum(g.n)",
             )
             self.count_and_examples(
                 self.folder.tables["practices"].file_name,
                 "practice_code",
-                "raw_practices AS r WHERE NOT EXISTS (SELECT 1 FROM raw_patients AS p WHERE "
-                "CAST(p.practice_code AS VARCHAR) = CAST(r.practice_code AS VARCHAR))",
+                "raw_practices AS r WHERE NOT EXISTS (SELECT 1 FROM patient_groups AS g WHERE "
+                "g.practice_code = CAST(r.practice_code AS VARCHAR))",
                 "CAST(r.practice_code AS VARCHAR)",
                 "with no patients in the patients table",
             )
 
     def check_areas(self) -> None:
         """Patients whose area is unknown: counted and handled by data.unknown_area_rule."""
-        if not self.usable("patients", "practice_code"):
+        if not self.grouped:
             return
         patients = self.folder.tables["patients"]
         if patients.has("lsoa_code"):
@@ -378,10 +436,10 @@ class _Validator:
                 return
         elif not patients.has("imd_decile"):
             return
-        from_clause, decile, _, column = patient_deprivation_sql(self.folder)
+        from_clause, decile, _, column = patient_deprivation_sql(self.folder, "patient_groups")
         unknown = f"{from_clause} WHERE {decile} IS NULL"
-        row = self.connection.execute(f"SELECT count(*) FROM {unknown}").fetchone()
-        n_unknown = int(row[0]) if row else 0
+        row = self.connection.execute(f"SELECT sum(p.n) FROM {unknown}").fetchone()
+        n_unknown = int(row[0] or 0) if row else 0
         if not n_unknown:
             return
         rule = self.data.unknown_area_rule
@@ -392,8 +450,8 @@ class _Validator:
         )
         if rule == "fail":
             examples = self.examples(
-                f"SELECT COALESCE(CAST(p.{column} AS VARCHAR), '(blank)') FROM {unknown} "
-                f"LIMIT {_N_EXAMPLES}"
+                f"SELECT DISTINCT CAST(p.{column} AS VARCHAR) AS e FROM {unknown} "
+                f"ORDER BY e NULLS LAST LIMIT {_N_EXAMPLES}"
             )
             self.problem(
                 patients.file_name, column, n_unknown, examples, f"{what} (unknown_area_rule: fail)"
@@ -410,8 +468,8 @@ class _Validator:
         )
         if rule == "impute_practice_median":
             no_known_area = (
-                f"(SELECT CAST(p.practice_code AS VARCHAR) AS practice_code, count(*) AS n "
-                f"FROM {from_clause} GROUP BY 1 HAVING count({decile}) = 0) AS no_known_area"
+                f"(SELECT p.practice_code, sum(p.n) AS n FROM {from_clause} "
+                f"GROUP BY 1 HAVING count({decile}) = 0) AS no_known_area"
             )
             row = self.connection.execute(f"SELECT sum(n) FROM {no_known_area}").fetchone()
             if row is not None and row[0]:
@@ -429,11 +487,17 @@ class _Validator:
 
     def run(self) -> DataQuality:
         self.check_presence()
-        for source in self.folder.tables.values():
-            self.check_rows(source)
-        self.check_keys()
-        self.check_links()
-        self.check_areas()
+        # Patients first: the activity scan checks its patient ids against them.
+        for stem in sorted(self.folder.tables, key=lambda stem: stem != "patients"):
+            self.check_rows(self.folder.tables[stem])
+        try:
+            self.check_keys()
+            self.grouped = self.group_patients()
+            self.check_links()
+            self.check_areas()
+        except duckdb.Error as error:
+            first_line = reader_error_summary(error)
+            self.problem("", "", 0, (), f"checks across tables failed ({first_line})")
         if self.problems:
             raise DataValidationError(self.problems, self.folder.data_dir)
         activity = self.folder.tables.get("activity")
@@ -466,5 +530,6 @@ def validate_folder(data_dir: Path, data_params: DataParams) -> DataQuality:
         DataValidationError: listing every fatal problem found, one per line, each naming the
             file, column, number of rows and the first few offending values.
     """
+    require_folder(Path(data_dir))
     with open_folder(Path(data_dir)) as folder:
         return _Validator(folder, data_params).run()

@@ -27,11 +27,19 @@ __all__ = [
     "GlmFit",
     "as_sparse",
     "deviance",
-    "within_information", "fit_absorbed_glm", "fit_negative_binomial", "log_likelihood"]
+    "fit_absorbed_glm",
+    "fit_negative_binomial",
+    "log_likelihood",
+    "within_information",
+]
 
 #: Slopes and group effects have converged when no log-scale value moves by more than this.
 TOLERANCE = 1e-11
 MAX_ITERATIONS = 100
+#: After this many iterations, rounding noise in very large data may keep the changes just
+#: above TOLERANCE; a change below SLOW_TOLERANCE then counts as converged.
+SLOW_AFTER = 25
+SLOW_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,7 @@ class GlmFit:
 
 def _indicator(groups: np.ndarray, n_groups: int) -> sp.csr_matrix:
     n_rows = len(groups)
-    return sp.csr_matrix(
-        (np.ones(n_rows), (groups, np.arange(n_rows))), shape=(n_groups, n_rows)
-    )
+    return sp.csr_matrix((np.ones(n_rows), (groups, np.arange(n_rows))), shape=(n_groups, n_rows))
 
 
 def as_sparse(design: np.ndarray | sp.spmatrix) -> sp.csr_matrix:
@@ -111,9 +117,7 @@ def deviance(y: np.ndarray, mu: np.ndarray, alpha: float) -> float:
     if alpha == 0.0:
         return float(2.0 * np.sum(xlogy(y, y) - xlogy(y, mu) - (y - mu)))
     inv = 1.0 / alpha
-    terms = xlogy(y, y) - xlogy(y, mu) - (y + inv) * (
-        np.log1p(alpha * y) - np.log1p(alpha * mu)
-    )
+    terms = xlogy(y, y) - xlogy(y, mu) - (y + inv) * (np.log1p(alpha * y) - np.log1p(alpha * mu))
     return float(2.0 * np.sum(terms))
 
 
@@ -168,7 +172,7 @@ def fit_absorbed_glm(
         eta = start_eta.copy()
     coef = np.zeros(n_terms)
     effects = np.zeros(n_groups)
-    iteration = 0
+    n_iterations = MAX_ITERATIONS
     for iteration in range(1, MAX_ITERATIONS + 1):
         mu = np.exp(eta)
         weight = mu / (1.0 + alpha * mu)
@@ -184,7 +188,8 @@ def fit_absorbed_glm(
         )
         coef, effects = new_coef, new_effects
         eta = log_exposure + design @ coef + effects[groups]
-        if change < TOLERANCE:
+        if change < TOLERANCE or (iteration >= SLOW_AFTER and change < SLOW_TOLERANCE):
+            n_iterations = iteration
             break
     mu = np.exp(eta)
     weight = mu / (1.0 + alpha * mu)
@@ -194,9 +199,10 @@ def fit_absorbed_glm(
     n_clusters = int(clusters.max()) + 1
     cluster_residual = _indicator(clusters, n_clusters).multiply(residual).tocsr()
     group_means = moments.group_sums / moments.weight_sums[:, None]
-    cluster_scores = np.asarray((cluster_residual @ design).toarray()) - (
-        cluster_residual @ group_matrix.T
-    ) @ group_means
+    cluster_scores = (
+        np.asarray((cluster_residual @ design).toarray())
+        - (cluster_residual @ group_matrix.T) @ group_means
+    )
     meat = cluster_scores.T @ cluster_scores
     correction = n_clusters / (n_clusters - 1) if n_clusters > 1 else 1.0
     covariance = correction * hessian_inverse @ meat @ hessian_inverse
@@ -209,7 +215,7 @@ def fit_absorbed_glm(
         alpha=alpha,
         deviance=deviance(y, mu, alpha),
         log_likelihood=log_likelihood(y, mu, alpha),
-        n_iterations=iteration,
+        n_iterations=n_iterations,
     )
 
 
@@ -237,7 +243,9 @@ def fit_negative_binomial(
         return -fit.log_likelihood
 
     result = minimize_scalar(
-        negative_profile, bounds=(np.log(1e-8), np.log(100.0)), method="bounded",
+        negative_profile,
+        bounds=(np.log(1e-8), np.log(100.0)),
+        method="bounded",
         options={"xatol": 1e-7},
     )
     return fit_absorbed_glm(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from pcfm.model.errors import CellsError, ModelSpecificationError, first_values
 from pcfm.params.model import ModelParams
@@ -65,7 +66,10 @@ def covariate_specs(model_params: ModelParams) -> list[CovariateSpec]:
     """The covariates named in the parameters, mapped to cells columns and reference levels."""
     specs: list[CovariateSpec] = []
     for covariate in model_params.covariates:
-        if covariate == "age_sex":
+        if covariate == "age_sex" and model_params.age_sex_form == "additive":
+            specs.append(CovariateSpec("age_band", AGE_BANDS, "30-34"))
+            specs.append(CovariateSpec("sex", SEXES, "F"))
+        elif covariate == "age_sex":
             specs.append(CovariateSpec("age_sex", AGE_SEX_LEVELS, "F:30-34"))
         elif covariate == "deprivation":
             if model_params.deprivation_band == "quintile":
@@ -132,6 +136,21 @@ def _level_of(value: object, spec: CovariateSpec, ltc_cap: int) -> str | None:
     return text if text in spec.levels else None
 
 
+def _with_age_sex_columns(cells: pd.DataFrame, needed: set[str]) -> pd.DataFrame:
+    """Derive age_sex from age_band and sex, or the reverse, when the model needs it."""
+    columns = set(cells.columns)
+    if "age_sex" in needed and "age_sex" not in columns and {"age_band", "sex"} <= columns:
+        return cells.assign(age_sex=cells["sex"].astype(str) + ":" + cells["age_band"].astype(str))
+    if (
+        {"age_band", "sex"} & needed
+        and not {"age_band", "sex"} <= columns
+        and ("age_sex" in columns)
+    ):
+        parts = cells["age_sex"].astype(str).str.split(":", n=1, expand=True)
+        return cells.assign(sex=parts[0], age_band=parts[1])
+    return cells
+
+
 def prepare_cells(
     cells: pd.DataFrame, model_params: ModelParams, outcome: bool = True
 ) -> pd.DataFrame:
@@ -148,13 +167,7 @@ def prepare_cells(
     if not isinstance(cells, pd.DataFrame):
         raise CellsError(f"cells: expected a pandas DataFrame, got {type(cells).__name__}")
     specs = covariate_specs(model_params)
-    table = cells
-    if (
-        "age_sex" not in table.columns
-        and any(spec.column == "age_sex" for spec in specs)
-        and {"age_band", "sex"} <= set(table.columns)
-    ):
-        table = table.assign(age_sex=table["sex"].astype(str) + ":" + table["age_band"].astype(str))
+    table = _with_age_sex_columns(cells, {spec.column for spec in specs})
     outcome_columns = [PRACTICE, WORKLOAD, EXPOSURE] if outcome else []
     needed = [*outcome_columns, *(spec.column for spec in specs)]
     missing = [column for column in needed if column not in table.columns]
@@ -214,9 +227,7 @@ class DesignEncoder:
                     f"from the cells (levels present: {', '.join(sorted(present))}); rate ratios "
                     "are defined against it"
                 )
-            levels.append(
-                tuple(lv for lv in spec.levels if lv in present and lv != spec.reference)
-            )
+            levels.append(tuple(lv for lv in spec.levels if lv in present and lv != spec.reference))
         return cls(tuple(specs), tuple(levels))
 
     @property
@@ -238,24 +249,41 @@ class DesignEncoder:
         ]
 
     def matrix(self, prepared: pd.DataFrame) -> np.ndarray:
-        """The dummy matrix of prepared cells (reference levels are all-zero rows).
+        """The dense dummy matrix of prepared cells (reference levels are all-zero rows)."""
+        return self.sparse_matrix(prepared).toarray()
+
+    def sparse_matrix(
+        self, prepared: pd.DataFrame, unseen_as_reference: bool = False
+    ) -> sp.csr_matrix:
+        """The dummy matrix as CSR: at most one non-zero per covariate in each row.
+
+        Args:
+            prepared: Cells from :func:`prepare_cells`.
+            unseen_as_reference: Code a level the model was not fitted with as the reference
+                level (used for practices held out in cross-validation) instead of failing.
 
         Raises:
             ModelSpecificationError: the cells hold a level the model was not fitted with.
         """
         n_rows = len(prepared)
-        design = np.zeros((n_rows, len(self.term_names)), dtype=np.float64)
+        row_parts: list[np.ndarray] = []
+        column_parts: list[np.ndarray] = []
         offset = 0
         for spec, levels in zip(self.specs, self.levels, strict=True):
-            codes = pd.Categorical(prepared[spec.column], categories=[spec.reference, *levels])
-            unknown = codes.codes < 0
-            if unknown.any():
+            codes = pd.Index([spec.reference, *levels]).get_indexer(prepared[spec.column])
+            unknown = codes < 0
+            if unseen_as_reference:
+                codes = np.where(unknown, 0, codes)
+            elif unknown.any():
                 bad = prepared.loc[unknown, spec.column].drop_duplicates()
                 raise ModelSpecificationError(
                     f"cells: column {spec.column!r}: {int(unknown.sum())} row(s) hold a level the "
                     f"model was not fitted with; first values: {first_values(bad.tolist())}"
                 )
-            rows = np.flatnonzero(codes.codes > 0)
-            design[rows, offset + codes.codes[rows] - 1] = 1.0
+            rows = np.flatnonzero(codes > 0)
+            row_parts.append(rows)
+            column_parts.append(offset + codes[rows].astype(np.int64) - 1)
             offset += len(levels)
-        return design
+        rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
+        columns = np.concatenate(column_parts) if column_parts else np.zeros(0, dtype=np.int64)
+        return sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(n_rows, offset))

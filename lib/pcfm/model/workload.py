@@ -18,10 +18,13 @@ person-years.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy.stats import norm
 
 from pcfm.model.errors import ModelSpecificationError, first_values
@@ -30,6 +33,7 @@ from pcfm.model.irls import (
     GlmFit,
     fit_absorbed_glm,
     fit_negative_binomial,
+    within_information,
 )
 from pcfm.model.terms import (
     EXPOSURE,
@@ -42,6 +46,8 @@ from pcfm.model.terms import (
 from pcfm.params.model import ModelParams
 
 __all__ = ["COEFFICIENT_COLUMNS", "WorkloadModel", "fit_workload_model"]
+
+log = logging.getLogger(__name__)
 
 COEFFICIENT_COLUMNS = ["term", "rate_ratio", "ci_low", "ci_high", "p_value"]
 #: A slope beyond this on the log scale (a rate ratio below 1e-9 or above 1e9) is separation.
@@ -89,23 +95,28 @@ class WorkloadModel:
         """Cluster-robust standard errors of the log rate ratios."""
         return np.sqrt(np.diag(self.covariance))
 
-    def predict_rate(self, cells: pd.DataFrame) -> np.ndarray:
+    def predict_rate(self, cells: pd.DataFrame, unseen_as_reference: bool = False) -> np.ndarray:
         """Expected workload per person-year of each cell row at reference supply.
 
         Args:
             cells: Rows with the model's covariate columns (workload and exposure not needed).
+            unseen_as_reference: Predict a level absent from the fitting cells as the
+                reference level instead of raising (cross-validation of held-out practices).
 
         Returns:
             One rate per row, in row order: exp(ā + x·β) (the intercept replaces ā without
             practice effects).
         """
         prepared = prepare_cells(cells, self.model_params, outcome=False)
-        return np.exp(self.log_reference_level + self.encoder.matrix(prepared) @ self.coef)
+        design = self.encoder.sparse_matrix(prepared, unseen_as_reference)
+        return np.exp(self.log_reference_level + design @ self.coef)
 
-    def predict_workload(self, cells: pd.DataFrame) -> np.ndarray:
+    def predict_workload(
+        self, cells: pd.DataFrame, unseen_as_reference: bool = False
+    ) -> np.ndarray:
         """Expected workload of each cell row at reference supply (rate × exposure)."""
         exposure = pd.to_numeric(cells[EXPOSURE], errors="coerce").to_numpy(dtype=float)
-        return self.predict_rate(cells) * exposure
+        return self.predict_rate(cells, unseen_as_reference) * exposure
 
     def fitted_workload(self, cells: pd.DataFrame) -> np.ndarray:
         """Expected workload of each row at its own practice's supply (the fitted values).
@@ -117,7 +128,8 @@ class WorkloadModel:
         if self.practice_effects.empty:
             return predicted
         ratio = (
-            cells[PRACTICE].astype(str)
+            cells[PRACTICE]
+            .astype(str)
             .map(self.practice_effects.set_index(PRACTICE)["supply_ratio"])
             .fillna(1.0)
             .to_numpy(dtype=float)
@@ -125,9 +137,7 @@ class WorkloadModel:
         return predicted * ratio
 
 
-def _check_estimable(
-    prepared: pd.DataFrame, design: np.ndarray, encoder: DesignEncoder
-) -> None:
+def _check_estimable(prepared: pd.DataFrame, design: sp.csr_matrix, encoder: DesignEncoder) -> None:
     """Raise, naming the term, for levels whose every cell has zero workload (separation)."""
     workload = prepared[WORKLOAD].to_numpy()
     if not np.any(workload > 0):
@@ -135,9 +145,10 @@ def _check_estimable(
             f"all {len(workload)} cells have zero workload: the model cannot be estimated "
             "(check the activity table and the workload measure)"
         )
-    level_workload = workload @ design
-    empty = [term for term, total in zip(encoder.term_names, level_workload, strict=True)
-             if total <= 0]
+    level_workload = design.T @ workload
+    empty = [
+        term for term, total in zip(encoder.term_names, level_workload, strict=True) if total <= 0
+    ]
     if empty:
         raise ModelSpecificationError(
             f"perfect separation: every cell of {len(empty)} level(s) has zero workload, so "
@@ -154,35 +165,35 @@ def _check_estimable(
             )
 
 
-def _check_identifiable(design: np.ndarray, groups: np.ndarray, terms: list[str],
-                        absorbed: bool, exposure: np.ndarray) -> None:
+def _check_identifiable(
+    design: sp.csr_matrix,
+    groups: np.ndarray,
+    terms: list[str],
+    absorbed: bool,
+    exposure: np.ndarray,
+) -> None:
     """Raise for terms that cannot be separated from the practice effects or each other."""
     if design.shape[1] == 0:
         return
-    n_groups = int(groups.max()) + 1
-    weight_sum = np.bincount(groups, weights=exposure, minlength=n_groups)
-    means = np.vstack([
-        np.bincount(groups, weights=exposure * design[:, k], minlength=n_groups)
-        for k in range(design.shape[1])
-    ]).T / weight_sum[:, None]
-    within = design - means[groups]
+    information = within_information(design, exposure, groups)
+    raw = np.asarray(design.T @ exposure).ravel()
+    variation = np.diag(information)
     if absorbed:
-        constant = [t for t, k in zip(terms, range(design.shape[1]), strict=True)
-                    if np.max(np.abs(within[:, k])) < 1e-12]
+        constant = [t for t, v, r in zip(terms, variation, raw, strict=True) if v <= 1e-10 * r]
         if constant:
             raise ModelSpecificationError(
                 f"term(s) {first_values(constant)} do not vary within any practice, so they "
                 "cannot be separated from the practice effects; drop them or fit without "
                 "supply sterilisation"
             )
-    gram = within.T @ (within * exposure[:, None])
-    scale = np.sqrt(np.diag(gram))
-    eigenvalues, eigenvectors = np.linalg.eigh(gram / np.outer(scale, scale))
+    scale = np.sqrt(variation)
+    eigenvalues, eigenvectors = np.linalg.eigh(information / np.outer(scale, scale))
     if eigenvalues[0] < 1e-10:
         involved = [terms[k] for k in np.flatnonzero(np.abs(eigenvectors[:, 0]) > 0.1)]
         raise ModelSpecificationError(
             f"terms {first_values(involved, 8)} are collinear in these cells (one is a "
-            "combination of the others), so their rate ratios are not identified"
+            f"combination of the others{' and the practice effects' if absorbed else ''}), so "
+            "their rate ratios are not identified; merge sparse levels or drop a covariate"
         )
 
 
@@ -193,18 +204,27 @@ def _coefficient_table(
     z = norm.ppf(0.5 + level / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_value = 2.0 * norm.sf(np.abs(coef / std_error))
-    return pd.DataFrame({
-        "term": terms,
-        "rate_ratio": np.exp(coef),
-        "ci_low": np.exp(coef - z * std_error),
-        "ci_high": np.exp(coef + z * std_error),
-        "p_value": p_value,
-    })
+    return pd.DataFrame(
+        {
+            "term": terms,
+            "rate_ratio": np.exp(coef),
+            "ci_low": np.exp(coef - z * std_error),
+            "ci_high": np.exp(coef + z * std_error),
+            "p_value": p_value,
+        }
+    )
 
 
-def _null_fit(y: np.ndarray, log_exposure: np.ndarray, alpha: float) -> tuple[float, float]:
-    """Deviance and log-likelihood of the intercept-only model (same family and α)."""
-    groups = np.zeros(len(y), dtype=np.int64)
+def _null_fit(
+    y: np.ndarray, log_exposure: np.ndarray, alpha: float, groups: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Deviance and log-likelihood without need terms (same family and α).
+
+    With ``groups`` None this is the intercept-only model; with the practice codes it is the
+    practice-effects-only model, against which the need terms' own contribution is measured.
+    """
+    if groups is None:
+        groups = np.zeros(len(y), dtype=np.int64)
     fit = fit_absorbed_glm(y, np.zeros((len(y), 0)), log_exposure, groups, groups, alpha)
     return fit.deviance, fit.log_likelihood
 
@@ -224,7 +244,9 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         The fitted model. ``summary`` holds: family, supply_sterilisation, covariates, n_cells,
         n_practices, practices_dropped (zero total workload, only with practice effects),
         n_terms, person_years, workload_total, baseline_rate_per_person_year, deviance,
-        null_deviance, deviance_explained, log_likelihood, null_log_likelihood,
+        null_deviance, deviance_explained, need_deviance_explained (share of the deviance left
+        by the practice effects alone that the need terms explain; equal to
+        deviance_explained without practice effects), log_likelihood, null_log_likelihood,
         pseudo_r2_mcfadden, pearson_dispersion, nb_alpha, iterations, reference_supply.
 
     Raises:
@@ -232,6 +254,7 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         ModelSpecificationError: a single-level covariate, perfect separation, all-zero
             workload, a term confounded with the practice effects, or no convergence.
     """
+    start_s = time.perf_counter()
     prepared = prepare_cells(cells, model_params)
     absorbed = model_params.supply_sterilisation == "practice_effects"
     practices_dropped: list[str] = []
@@ -239,19 +262,23 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         totals = prepared.groupby(PRACTICE, sort=True)[WORKLOAD].sum()
         practices_dropped = totals.index[totals <= 0].tolist()
         if practices_dropped and len(practices_dropped) < len(totals):
-            prepared = prepared[~prepared[PRACTICE].isin(practices_dropped)].reset_index(
-                drop=True
-            )
+            prepared = prepared[~prepared[PRACTICE].isin(practices_dropped)].reset_index(drop=True)
     specs = covariate_specs(model_params)
     encoder = DesignEncoder.from_cells(prepared, specs)
-    design = encoder.matrix(prepared)
+    design = encoder.sparse_matrix(prepared)
     _check_estimable(prepared, design, encoder)
 
     y = prepared[WORKLOAD].to_numpy(dtype=float)
     exposure = prepared[EXPOSURE].to_numpy(dtype=float)
     log_exposure = np.log(exposure)
-    practice_codes, practice_index = np.unique(prepared[PRACTICE].to_numpy(), return_inverse=True)
+    practice_index, practice_codes = pd.factorize(prepared[PRACTICE], sort=True)
+    practice_codes = np.asarray(practice_codes, dtype=object)
     clusters = practice_index.astype(np.int64)
+    if len(practice_codes) < 2:
+        raise ModelSpecificationError(
+            f"the cells hold {len(practice_codes)} practice(s); standard errors clustered by "
+            "practice (and practice effects) need at least 2"
+        )
     groups = clusters if absorbed else np.zeros(len(y), dtype=np.int64)
     _check_identifiable(design, groups, encoder.term_names, absorbed, exposure)
 
@@ -270,6 +297,7 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         prepared, practice_codes, clusters, fit, need_only, log_reference, absorbed
     )
     null_deviance, null_loglik = _null_fit(y, log_exposure, fit.alpha)
+    base_deviance = _null_fit(y, log_exposure, fit.alpha, groups)[0] if absorbed else null_deviance
     variance = fit.mu + fit.alpha * fit.mu**2
     n_params = design.shape[1] + int(groups.max()) + 1 + (fit.alpha > 0)
     summary: dict[str, object] = {
@@ -286,6 +314,7 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         "deviance": fit.deviance,
         "null_deviance": null_deviance,
         "deviance_explained": 1.0 - fit.deviance / null_deviance if null_deviance > 0 else 0.0,
+        "need_deviance_explained": 1.0 - fit.deviance / base_deviance if base_deviance > 0 else 0.0,
         "log_likelihood": fit.log_likelihood,
         "null_log_likelihood": null_loglik,
         "pseudo_r2_mcfadden": 1.0 - fit.log_likelihood / null_loglik,
@@ -295,6 +324,13 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         "iterations": fit.n_iterations,
         "reference_supply": REFERENCE_SUPPLY_DEFINITION if absorbed else "single intercept",
     }
+    log.info(
+        "workload model (%s, %s, supply sterilisation %s): %d cells, %d practices, %d terms, "
+        "%d iterations, %.2f s",
+        ", ".join(model_params.covariates), model_params.family,
+        model_params.supply_sterilisation, len(y), len(practice_codes), design.shape[1],
+        fit.n_iterations, time.perf_counter() - start_s,
+    )  # fmt: skip
     return WorkloadModel(
         model_params=model_params,
         encoder=encoder,
@@ -310,8 +346,11 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
 
 
 def _check_converged(fit: GlmFit, terms: list[str]) -> None:
-    drifting = [t for t, b in zip(terms, fit.coef, strict=True)
-                if not np.isfinite(b) or abs(b) > SEPARATION_LOG_LIMIT]
+    drifting = [
+        t
+        for t, b in zip(terms, fit.coef, strict=True)
+        if not np.isfinite(b) or abs(b) > SEPARATION_LOG_LIMIT
+    ]
     if drifting:
         raise ModelSpecificationError(
             f"(quasi-)separation: the rate ratios of {first_values(drifting)} run off to 0 or "
@@ -338,11 +377,14 @@ def _practice_effects(
         )
     n = len(practice_codes)
     expected = np.bincount(clusters, weights=need_only, minlength=n) * np.exp(log_reference)
-    return pd.DataFrame({
-        PRACTICE: practice_codes,
-        "person_years": np.bincount(clusters, weights=prepared[EXPOSURE].to_numpy(), minlength=n),
-        "workload": np.bincount(clusters, weights=prepared[WORKLOAD].to_numpy(), minlength=n),
-        "expected_need": expected,
-        "supply_ratio": np.exp(fit.group_effects - log_reference),
-    })
-
+    return pd.DataFrame(
+        {
+            PRACTICE: practice_codes,
+            "person_years": np.bincount(
+                clusters, weights=prepared[EXPOSURE].to_numpy(), minlength=n
+            ),
+            "workload": np.bincount(clusters, weights=prepared[WORKLOAD].to_numpy(), minlength=n),
+            "expected_need": expected,
+            "supply_ratio": np.exp(fit.group_effects - log_reference),
+        }
+    )

@@ -1,14 +1,25 @@
-"""Stage 03, need weights: each practice's need-weighted list and need index."""
+"""Stage 03, need weights: each practice's need-weighted list, need index and its reasons."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pcfm.need.weights import practice_need
+from pcfm.model import fit_workload_model
+from pcfm.need.decomposition import decompose_need_index
+from pcfm.need.figures import decomposition_figure
+from pcfm.need.weights import need_weight_tables, practice_need
 from pcfm.pipeline.context import RunContext
+
+#: Published weight tables: factor → file stem.
+WEIGHT_TABLE_NAMES = {
+    "age_sex": "need_weights_age_sex",
+    "deprivation": "need_weights_deprivation",
+    "morbidity": "need_weights_morbidity",
+}
 
 
 @dataclass(frozen=True)
@@ -16,7 +27,15 @@ class NeedStageResult:
     """What notebook 03 shows."""
 
     need: pd.DataFrame
+    weight_tables: dict[str, pd.DataFrame]
     need_index_figure: Figure
+    decomposition_figure: Figure
+
+    def weight_table(self, factor: str) -> pd.DataFrame:
+        """The published weight table of ``factor``, or a one-line note if the cells lack it."""
+        if factor in self.weight_tables:
+            return self.weight_tables[factor]
+        return pd.DataFrame({"note": [f"the cells of this run have no {factor} column"]})
 
 
 def need_index_figure(need: pd.DataFrame, practices: pd.DataFrame) -> Figure:
@@ -34,13 +53,33 @@ def need_index_figure(need: pd.DataFrame, practices: pd.DataFrame) -> Figure:
 
 
 def run_need_stage(ctx: RunContext) -> NeedStageResult:
-    """Turn each cell's predicted workload into practice need and publish it."""
+    """Turn each cell's predicted workload into practice need, explain it and publish it."""
     outputs = ctx.outputs
     cells = outputs.read_restricted("cells_predicted")
     practices = outputs.read_restricted("practices")
-    need = practice_need(cells, cells["predicted_rate"].to_numpy(), practices)
+    rate = cells["predicted_rate"].to_numpy(dtype=float)
+    need = practice_need(cells, rate, practices)
+
+    # The decomposition needs predictions with factors switched off: refit the (deterministic)
+    # model of stage 02 and check that it reproduces the stored predictions.
+    model = fit_workload_model(cells.drop(columns="predicted_rate"), ctx.params.model)
+    if not np.allclose(model.predict_rate(cells), rate, rtol=1e-6):
+        raise RuntimeError("the refitted workload model does not reproduce stage 02's predictions")
+    decomposition = decompose_need_index(cells, model.predict_rate, practices)
+    need = need.merge(decomposition.drop(columns="need_index"), on="practice_code")
     outputs.write_restricted(need, "practice_need")
     published = outputs.publish_table(need, "need_index")
+
+    deprivation_column = (
+        "imd_quintile" if ctx.params.model.deprivation_band == "quintile" else "imd_decile"
+    )
+    tables = need_weight_tables(cells, rate, {"deprivation": deprivation_column})
+    weight_tables = {
+        factor: outputs.publish_table(table, WEIGHT_TABLE_NAMES[factor], ["patients"])
+        for factor, table in tables.items()
+    }
     figure = need_index_figure(need, practices)
     outputs.publish_figure(figure, "need_index_by_imd")
-    return NeedStageResult(published, figure)
+    decomposition_plot = decomposition_figure(decomposition)
+    outputs.publish_figure(decomposition_plot, "need_index_decomposition")
+    return NeedStageResult(published, weight_tables, figure, decomposition_plot)

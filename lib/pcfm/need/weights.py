@@ -19,7 +19,7 @@ absorbs the difference between the two totals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -192,3 +192,50 @@ def weight_table(
     table = frame.groupby(columns, sort=True, observed=True)[["exposure", "ew", "patients"]].sum()
     table["need_weight"] = table["ew"] / table["exposure"].where(table["exposure"] > 0)
     return table[["need_weight", "exposure", "patients"]].reset_index()
+
+
+#: Published weight tables: name and the cells columns that can hold the factor, in order of
+#: preference (the first present is used).
+WEIGHT_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "age_sex": ("age_sex",),
+    "deprivation": ("imd_quintile", "imd_decile"),
+    "morbidity": ("ltc_band", "cms_band"),
+}
+
+
+def need_weight_tables(
+    cells: pd.DataFrame,
+    predicted_rate: np.ndarray,
+    columns: Mapping[str, str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The published weight tables by age–sex, deprivation and morbidity.
+
+    Args:
+        cells: Cells with ``exposure``, ``patients`` and the factor columns.
+        predicted_rate: Predicted workload per person-year, one per row of ``cells``.
+        columns: Which cells column to tabulate for each factor (e.g. ``{"deprivation":
+            "imd_decile"}`` to follow the model's deprivation band); by default the first of
+            :data:`WEIGHT_TABLE_COLUMNS` present in ``cells``.
+
+    Returns:
+        One table per factor whose column is in ``cells``: the level, ``need_weight`` and
+        ``patients`` (a count of people: publish through disclosure control).
+    """
+    chosen = dict(columns or {})
+    tables: dict[str, pd.DataFrame] = {}
+    for factor, candidates in WEIGHT_TABLE_COLUMNS.items():
+        column = chosen.get(factor) or next((c for c in candidates if c in cells), None)
+        if column is None or column not in cells:
+            continue
+        table = weight_table(cells, predicted_rate, column)
+        if column == "age_sex":
+            table = table.sort_values(column, key=lambda s: s.map(_age_sex_order), kind="stable")
+        tables[factor] = table[[column, "need_weight", "patients"]].reset_index(drop=True)
+    return tables
+
+
+def _age_sex_order(label: str) -> tuple[str, int]:
+    """Sort key of an age–sex level 'F:5-9': sex, then the first age of the band."""
+    sex, _, band = str(label).partition(":")
+    start = band.split("-")[0].rstrip("+")
+    return (sex, int(start) if start.isdigit() else 999)

@@ -134,6 +134,15 @@ class AllocationParams(Section):
         ),
     )
 
+    sensitivity: bool = Field(
+        True,
+        description=(
+            "Rerun the comparison and the policy under each alternative model specification "
+            "(chapter 2's sensitivity analyses) and publish how many practices change "
+            "category or eligibility."
+        ),
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> AllocationParams:
         if self.level_up_k > self.n_categories:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -43,29 +43,45 @@ class DataParams(Section):
         description="Size of the synthetic ICB when data.source is 'synthetic'.",
     )
     days_in_year: int = Field(
-        365, ge=365, le=366, description="Days in the reference year; exposure = days registered / this."
+        365,
+        ge=365,
+        le=366,
+        description=(
+            "Days in the reference year; exposure = days registered / this, and validation "
+            "requires it to be in (0, 1]."
+        ),
     )
     workload_measure: Literal["count", "staff_weighted", "minutes"] = Field(
         "count",
         description=(
             "How workload is measured: plain count of contacts, contacts weighted by staff type "
-            "(data.staff_weights), or appointment minutes."
+            "(data.staff_weights), or appointment minutes (duration_minutes). The last two need "
+            "activity with one row per appointment; activity given as one contacts count per "
+            "patient only supports 'count'."
         ),
     )
-    staff_weights: dict[str, float] = Field(
+    staff_weights: dict[str, Annotated[float, Field(ge=0, le=1000)]] = Field(
         default_factory=lambda: {"GP": 1.0, "Nurse": 0.6, "Other": 0.4},
-        description="Weight of one contact by staff type when workload_measure is staff_weighted.",
+        description=(
+            "Weight of one contact by staff type (activity.staff_type) when workload_measure is "
+            "staff_weighted; every staff type in the data needs a weight. Weights are used to "
+            "9 decimal places (workload is summed exactly, so reruns are byte-identical)."
+        ),
     )
     unknown_area_rule: Literal["drop", "impute_practice_median", "fail"] = Field(
         "impute_practice_median",
         description=(
-            "What to do with a patient whose area is not in the areas lookup: drop the patient, "
-            "give them their practice's median IMD decile, or stop the run."
+            "What to do with a patient whose area is unknown (lsoa_code blank or not in the "
+            "areas lookup; or, without lsoa_code, a blank imd_decile): drop the patient, give "
+            "them their practice's median IMD decile (the lower median of its patients of "
+            "known area), or stop the run. Counted in the report's data-quality table."
         ),
     )
     funding_definition: str = Field(
         "Global sum plus MPIG correction for the year",
-        description="Which income lines practices.current_funding_gbp includes, stated in the report.",
+        description=(
+            "Which income lines practices.current_funding_gbp includes, stated in the report."
+        ),
     )
 
     @model_validator(mode="after")

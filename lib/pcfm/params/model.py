@@ -27,6 +27,15 @@ class ModelParams(Section):
         ),
         min_length=1,
     )
+    age_sex_form: Literal["interacted", "additive"] = Field(
+        "interacted",
+        description=(
+            "How age and sex enter when age_sex is a covariate: 'interacted' gives every 5-year "
+            "band of each sex its own rate ratio (terms age_sex=M:85+, reference F:30-34); "
+            "'additive' gives age bands and sex separate effects (terms age_band=85+, reference "
+            "30-34, and sex=M, reference F), i.e. the same age curve for both sexes."
+        ),
+    )
     deprivation_band: Literal["quintile", "decile"] = Field(
         "quintile",
         description=(

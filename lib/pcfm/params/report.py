@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pcfm.params.base import Section
 
 
 class ReportParams(Section):
-    """Titles and authorship of the rendered documents."""
+    """Titles and authorship of the rendered documents, and what the report includes."""
 
     icb_name: str = Field(
         "Synthetic ICB", description="Name of the ICB the report is about, shown on every document."
@@ -18,6 +18,48 @@ class ReportParams(Section):
         description="Author shown on the report (Quarto's Typst book template needs one).",
     )
     financial_year: str = Field(
-        "2025-26", description="Financial year the allocation is for, e.g. 2025-26.",
+        "2025-26",
+        description="Financial year the allocation is for, e.g. 2025-26.",
         pattern=r"^\d{4}-\d{2}$",
     )
+    statements: bool = Field(
+        True,
+        description=(
+            "Write a one-page statement for every practice (the statement notebook executed "
+            "once per practice)."
+        ),
+    )
+    statement_kernels: int = Field(
+        0,
+        ge=0,
+        le=32,
+        description=(
+            "Practice statements executed at once, each in its own kernel; 0 = two per CPU "
+            "core, at most eight."
+        ),
+    )
+    uncertain_low: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A practice's eligibility is reported as uncertain when the share of bootstrap "
+            "replicates in which it is funded lies strictly between uncertain_low and "
+            "uncertain_high."
+        ),
+    )
+    uncertain_high: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="Upper end of the uncertain range of eligibility (see uncertain_low).",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReportParams:
+        if self.uncertain_low >= self.uncertain_high:
+            raise ValueError(
+                f"uncertain_low ({self.uncertain_low}) must be below uncertain_high "
+                f"({self.uncertain_high})"
+            )
+        return self

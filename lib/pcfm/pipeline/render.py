@@ -1,26 +1,48 @@
 """Rendering a run's report: Quarto when it is installed, nbconvert HTML when it is not.
 
-Quarto renders the book in `_quarto.yml` from the run's executed notebooks without
-executing anything (``execute: enabled: false``): the Quarto sources are staged in a
-scratch folder inside the run next to a copy of the executed notebooks, so the
-chapters' ``{{< embed ../notebooks/... >}}`` shortcodes resolve to this run.
+Four kinds of document come out of one run, all from its executed notebooks:
+
+* the **methodology** book in `_quarto.yml`. Quarto renders it without executing
+  anything (``execute: enabled: false``): the Quarto sources are staged in a scratch
+  folder inside the run next to a copy of the executed notebooks, so the chapters'
+  ``{{< embed ../notebooks/... >}}`` shortcodes resolve to this run;
+* the **allocation report** and the **board paper**, each an executed notebook rendered
+  alone (`pcfm.report.documents.STANDALONE_DOCUMENTS`);
+* the **practice statements**, one executed notebook per practice put together into one
+  document with a page per practice.
+
+With Quarto every document is rendered to HTML, PDF (Typst) and Word; without it,
+nbconvert writes HTML with the code hidden, captions and alt text kept.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import yaml
 from nbconvert import HTMLExporter
+from nbformat import NotebookNode
 
 from pcfm.params.report import ReportParams
 from pcfm.pipeline.folder import RunFolder
+from pcfm.report.documents import (
+    STANDALONE_DOCUMENTS,
+    STATEMENTS_DOCUMENT,
+    Document,
+    front_matter,
+    read_front_matter,
+    set_front_matter,
+)
+from pcfm.report.statements import HTML_PAGE_BREAK, QUARTO_PAGE_BREAK, combine_statements
 
 #: Files and folders of the Quarto project, relative to the project root.
 QUARTO_SOURCES = ("_quarto.yml", "index.qmd", "methodology")
@@ -47,12 +69,48 @@ class RenderResult:
     message: str
 
 
+#: Executed notebooks that are not chapters of the book, kept out of the staged book.
+NOT_IN_BOOK = ("statements", *(document.notebook for document in STANDALONE_DOCUMENTS))
+
+
 def render_report(folder: RunFolder, project_root: Path, report: ReportParams) -> RenderResult:
-    """Render the report of the run in ``folder`` into ``folder.report``."""
+    """Render every document of the run in ``folder`` into ``folder.report``."""
     quarto = shutil.which("quarto")
     if quarto:
         return render_with_quarto(quarto, folder, project_root, report)
-    return render_with_nbconvert(folder)
+    return render_with_nbconvert(folder, report)
+
+
+def subtitle_of(report: ReportParams) -> str:
+    """The subtitle every document carries: the ICB and the financial year."""
+    return f"{report.icb_name}, {report.financial_year}"
+
+
+def statement_notebooks(folder: RunFolder) -> list[Path]:
+    """The executed practice statements of the run, in practice order."""
+    return sorted((folder.notebooks / "statements").glob("*.ipynb"))
+
+
+def standalone_notebooks(
+    folder: RunFolder, report: ReportParams, page_break: str
+) -> list[tuple[Document, NotebookNode]]:
+    """Each stand-alone document of the run as a notebook with this run's front matter."""
+    documents = []
+    for document in STANDALONE_DOCUMENTS:
+        path = folder.notebooks / document.notebook
+        if not path.exists():
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        title = str((read_front_matter(notebook) or {}).get("title") or document.title)
+        set_front_matter(notebook, title, subtitle_of(report), report.author)
+        documents.append((document, notebook))
+    statements = statement_notebooks(folder)
+    if statements:
+        matter = front_matter(
+            STATEMENTS_DOCUMENT.title, subtitle_of(report), report.author, toc=True
+        )
+        documents.append((STATEMENTS_DOCUMENT, combine_statements(statements, matter, page_break)))
+    return documents
 
 
 def stage_quarto_project(folder: RunFolder, project_root: Path, report: ReportParams) -> Path:
@@ -71,7 +129,9 @@ def stage_quarto_project(folder: RunFolder, project_root: Path, report: ReportPa
             shutil.copytree(source, staging / name)
         else:
             shutil.copy2(source, staging / name)
-    shutil.copytree(folder.notebooks, staging / "notebooks")
+    shutil.copytree(
+        folder.notebooks, staging / "notebooks", ignore=shutil.ignore_patterns(*NOT_IN_BOOK)
+    )
     config_path = staging / "_quarto.yml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     config["book"]["author"] = report.author
@@ -100,34 +160,203 @@ def render_with_quarto(
     shutil.rmtree(folder.report)
     shutil.move(staging / "_book", folder.report)
     shutil.rmtree(staging)
+    for document, notebook in standalone_notebooks(folder, report, QUARTO_PAGE_BREAK):
+        render_document_with_quarto(quarto, document, notebook, folder.report)
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
     return RenderResult("quarto", documents, f"Quarto rendered {len(documents)} documents.")
 
 
-def render_with_nbconvert(folder: RunFolder) -> RenderResult:
-    """An HTML page per executed notebook (code hidden) and an index page linking them."""
-    exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    folder.report.mkdir(parents=True, exist_ok=True)
-    documents = []
-    for notebook_path in sorted(folder.notebooks.glob("*.ipynb")):
-        notebook = nbformat.read(notebook_path, as_version=4)
+def render_document_with_quarto(
+    quarto: str, document: Document, notebook: NotebookNode, report_dir: Path
+) -> list[Path]:
+    """Render one stand-alone notebook to every format in its front matter, in one call.
+
+    It is rendered in a temporary folder outside the project, so Quarto does not treat it
+    as part of the book in `_quarto.yml`; the outputs are then moved into ``report_dir``.
+    """
+    with tempfile.TemporaryDirectory(prefix="pcfm-render-") as scratch:
+        source = Path(scratch) / f"{document.stem}.ipynb"
+        nbformat.write(notebook, source)
+        environment = {**os.environ, "QUARTO_PYTHON": sys.executable}
+        done = subprocess.run(
+            [quarto, "render", source.name],
+            cwd=scratch,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RenderError(
+                f"quarto render of {document.title} failed (exit {done.returncode}):\n"
+                f"{done.stderr[-4000:]}"
+            )
+        written = []
+        for produced in sorted(Path(scratch).iterdir()):
+            if produced.name == source.name or produced.name.startswith("."):
+                continue
+            target = report_dir / produced.name
+            if target.exists():
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            shutil.move(produced, target)
+            written.append(target)
+        return written
+
+
+_CELL_OPTION = re.compile(r"^#\|\s*([a-z-]+):\s*(.*)$", re.MULTILINE)
+
+
+def cell_options(source: str) -> dict[str, str]:
+    """The ``#| key: value`` options of a code cell (values unquoted)."""
+    options = {}
+    for key, value in _CELL_OPTION.findall(source):
         try:
-            body, _ = exporter.from_notebook_node(notebook)
-        except Exception as error:  # nbconvert raises many types; report them all the same way
-            raise RenderError(f"nbconvert failed on {notebook_path.name}: {error}") from error
+            loaded = yaml.safe_load(value)
+        except yaml.YAMLError:
+            loaded = value
+        options[key] = str(loaded)
+    return options
+
+
+_HEADING_ID = re.compile(r"^(#+ .*?)[ \t]*\{#([A-Za-z0-9_-]+)[^}]*\}[ \t]*$", re.MULTILINE)
+_REFERENCE = re.compile(r"(?<![\w@/.-])@((?:fig|tbl|sec)-[A-Za-z0-9_-]*[A-Za-z0-9])")
+
+
+def reference_names(notebook: NotebookNode) -> dict[str, str]:
+    """What Quarto would call each label: 'Table 2', 'Figure 1', or a section's title."""
+    names: dict[str, str] = {}
+    counters = {"tbl": 0, "fig": 0}
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for title, identifier in _HEADING_ID.findall(cell.source):
+                names[identifier] = f"“{title.lstrip('#').strip()}”"
+        elif cell.cell_type == "code":
+            label = cell_options(cell.source).get("label", "")
+            kind = label.split("-", 1)[0]
+            if kind in counters:
+                counters[kind] += 1
+                names[label] = f"{'Table' if kind == 'tbl' else 'Figure'} {counters[kind]}"
+    return names
+
+
+def for_html(notebook: NotebookNode) -> NotebookNode:
+    """A copy readable without Quarto: the front matter as a title, captions and alt text.
+
+    Figures become ``<figure>`` elements with their ``fig-alt`` as alt text and
+    ``fig-cap`` as caption; tables get their ``tbl-cap`` above them; tables and figures
+    are numbered as Quarto numbers them, and cross-references and heading ids written
+    for Quarto become plain words.
+    """
+    notebook = nbformat.from_dict(notebook)
+    names = reference_names(notebook)
+
+    def resolve(text: str) -> str:
+        text = _HEADING_ID.sub(lambda match: match.group(1), text)
+        return _REFERENCE.sub(lambda match: names.get(match.group(1), match.group(0)), text)
+
+    matter = read_front_matter(notebook)
+    if matter is not None:
+        heading = f"# {matter.get('title', '')}"
+        if matter.get("subtitle"):
+            heading += f"\n\n*{matter['subtitle']}*"
+        if matter.get("author"):
+            heading += f"\n\n{matter['author']}"
+        notebook.cells[0] = nbformat.v4.new_markdown_cell(heading)
+        notebook.cells[0]["id"] = "title"
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = resolve(cell.source)
+            continue
+        if cell.cell_type != "code":
+            continue
+        options = cell_options(cell.source)
+        number = names.get(options.get("label", ""), "")
+        outputs = []
+        for output in cell.get("outputs", []):
+            image = output.get("data", {}).get("image/png")
+            if image and "fig-cap" in options:
+                alt = html.escape(options.get("fig-alt", options["fig-cap"]), quote=True)
+                caption = html.escape(options["fig-cap"])
+                figure_html = (
+                    f'<figure><img src="data:image/png;base64,{image.strip()}" alt="{alt}" '
+                    f'style="max-width:100%"><figcaption><em>{number or "Figure"}: {caption}'
+                    "</em></figcaption></figure>"
+                )
+                output = nbformat.v4.new_output("display_data", data={"text/html": figure_html})
+            elif "tbl-cap" in options and output.get("data", {}).get("text/markdown"):
+                outputs.append(
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={"text/markdown": f"*{number or 'Table'}: {options['tbl-cap']}*"},
+                    )
+                )
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                continue
+            markdown = output.get("data", {}).get("text/markdown")
+            if isinstance(markdown, str):
+                output["data"]["text/markdown"] = resolve(markdown)
+            outputs.append(output)
+        cell.outputs = outputs
+    return notebook
+
+
+def _html_exporter() -> HTMLExporter:
+    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+
+
+def export_html(notebook: NotebookNode, target: Path, exporter: HTMLExporter, name: str) -> Path:
+    """Write one notebook as HTML (code hidden); nbconvert failures become RenderError."""
+    try:
+        body, _ = exporter.from_notebook_node(for_html(notebook))
+    except Exception as error:  # nbconvert raises many types; report them all the same way
+        raise RenderError(f"nbconvert failed on {name}: {error}") from error
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def render_with_nbconvert(folder: RunFolder, report: ReportParams | None = None) -> RenderResult:
+    """An HTML page per document (code hidden) and an index page linking them."""
+    report = report or ReportParams()
+    exporter = _html_exporter()
+    folder.report.mkdir(parents=True, exist_ok=True)
+    standalone = {document.notebook for document in STANDALONE_DOCUMENTS}
+    methodology = []
+    for notebook_path in sorted(folder.notebooks.glob("*.ipynb")):
+        if notebook_path.name in standalone:
+            continue
+        notebook = nbformat.read(notebook_path, as_version=4)
         target = folder.report / f"{notebook_path.stem}.html"
-        target.write_text(body, encoding="utf-8")
-        documents.append(target)
-    links = "\n".join(f'<li><a href="{p.name}">{p.stem}</a></li>' for p in documents)
+        methodology.append(export_html(notebook, target, exporter, notebook_path.name))
+    others = [
+        (
+            document,
+            export_html(
+                notebook, folder.report / f"{document.stem}.html", exporter, document.notebook
+            ),
+        )
+        for document, notebook in standalone_notebooks(folder, report, HTML_PAGE_BREAK)
+    ]
+    document_links = "\n".join(
+        f'<li><a href="{path.name}">{html.escape(document.title)}</a></li>'
+        for document, path in others
+    )
+    methodology_links = "\n".join(
+        f'<li><a href="{p.name}">{html.escape(p.stem.replace("_", " "))}</a></li>'
+        for p in methodology
+    )
     index = folder.report / "index.html"
     index.write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>pcfm report</title></head>"
-        f"<body><h1>Primary Care Funding Model: executed notebooks</h1>\n<ul>\n{links}\n</ul>"
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>pcfm report</title>"
+        "<style>body{font-family:Arial,sans-serif;max-width:50em;margin:2em auto;"
+        "color:#231f20}h1{color:#005eb8}</style></head>"
+        f"<body><h1>Primary Care Funding Model</h1>\n<p>{html.escape(subtitle_of(report))}</p>"
+        f"\n<h2>Documents</h2>\n<ul>\n{document_links}\n</ul>"
+        f"\n<h2>Methodology (executed notebooks)</h2>\n<ul>\n{methodology_links}\n</ul>"
         f"\n<p>{HOW_TO_GET_QUARTO}</p></body></html>\n",
         encoding="utf-8",
     )
-    return RenderResult("nbconvert", [index, *documents], HOW_TO_GET_QUARTO)
+    return RenderResult(
+        "nbconvert", [index, *methodology, *(path for _, path in others)], HOW_TO_GET_QUARTO
+    )

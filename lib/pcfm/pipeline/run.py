@@ -2,7 +2,9 @@
 
 The run is built in a scratch folder beside ``build/<run-name>/`` and swapped into
 place only when every stage has succeeded, so a failed run never leaves a folder that
-looks complete and never destroys the previous successful run of the same name.
+looks complete and never destroys the previous successful run of the same name. The
+last stage is the output checker (`pcfm.report.check_outputs`): a run whose publishable
+files hold a small count or a patient identifier fails.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from pcfm.params import Params, load_params
 from pcfm.pipeline.folder import RunFolder
 from pcfm.pipeline.manifest import RunManifest, hash_folder, sha256_of
 from pcfm.pipeline.render import RenderResult, render_report
+from pcfm.report.check_outputs import check_run_folder
+from pcfm.report.statement import StatementError
+from pcfm.report.statements import STATEMENT_NOTEBOOK, execute_statements, execute_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,12 @@ NOTEBOOKS = (
     "03_need_weights.ipynb",
     "04_allocation.ipynb",
     "05_appendices.ipynb",
+    "06_allocation_report.ipynb",
+    "07_board_paper.ipynb",
 )
+
+#: Findings of the output checker listed in a failed run's message (all are in the log).
+FINDINGS_SHOWN = 20
 
 
 class PipelineError(RuntimeError):
@@ -78,19 +88,55 @@ def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
     """Execute one notebook with papermill; it receives only the two paths it needs."""
     output = folder.notebooks / name
     try:
-        papermill.execute_notebook(
-            str(project_root / "notebooks" / name),
-            str(output),
-            parameters={"params_path": folder.params_file.name, "run_dir": "."},
-            cwd=str(folder.root),
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            # the kernel's own start-up warnings are noise on a local run
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        execute_with_retries(
+            lambda: papermill.execute_notebook(
+                str(project_root / "notebooks" / name),
+                str(output),
+                parameters={"params_path": folder.params_file.name, "run_dir": "."},
+                cwd=str(folder.root),
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+                # the kernel's own start-up warnings are noise on a local run
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            )
         )
     except papermill.PapermillExecutionError as error:
         raise PipelineError(f"notebook {name} failed: {error.ename}: {error.evalue}") from None
+
+
+def execute_practice_statements(
+    folder: RunFolder, project_root: Path, params: Params
+) -> list[Path]:
+    """One statement per practice, executed in parallel (`pcfm.report.statements`)."""
+    if not params.report.statements:
+        return []
+    try:
+        return execute_statements(
+            folder.root,
+            project_root / "notebooks" / STATEMENT_NOTEBOOK,
+            workers=params.report.statement_kernels or None,
+        )
+    except StatementError as error:
+        raise PipelineError(str(error)) from None
+
+
+def check_outputs(folder: RunFolder) -> None:
+    """Fail the run if any publishable file holds a small count or a patient identifier."""
+    findings = check_run_folder(folder.root)
+    for finding in findings:
+        log.error("check-outputs: %s", finding)
+    if findings:
+        shown = "\n  ".join(str(f) for f in findings[:FINDINGS_SHOWN])
+        more = (
+            f"\n  … and {len(findings) - FINDINGS_SHOWN} more"
+            if len(findings) > FINDINGS_SHOWN
+            else ""
+        )
+        raise PipelineError(
+            f"check-outputs found {len(findings)} disclosure problem(s) in the publishable "
+            f"files:\n  {shown}{more}"
+        )
 
 
 def _swap_into_place(scratch: Path, final: Path) -> None:
@@ -117,8 +163,8 @@ def run_pipeline(
         params_path: The YAML parameter file.
         build_root: Where ``<run-name>/`` goes.
         project_root: Where the notebooks and the Quarto project are.
-        after_outputs: Called with the run folder once every output is written and before
-            it is swapped into place (the output checker hooks in here).
+        after_outputs: Called with the run folder once every output is written and checked,
+            before it is swapped into place.
     """
     params_path = Path(params_path)
     params = load_params(params_path).with_absolute_paths()
@@ -147,13 +193,19 @@ def run_pipeline(
             with manifest.stage(name.removesuffix(".ipynb")):
                 log.info("executing %s", name)
                 execute_notebook(name, folder, project_root)
+        with manifest.stage("statements"):
+            log.info("executing the practice statements")
+            execute_practice_statements(folder, project_root, params)
         with manifest.stage("workbook"):
             write_workbook(folder.publishable)
         with manifest.stage("render"):
             rendered = render_report(folder, project_root, params.report)
         manifest.write(folder.manifest)
+        with manifest.stage("check_outputs"):
+            check_outputs(folder)
+        manifest.write(folder.manifest)
         if after_outputs is not None:
-            with manifest.stage("check_outputs"):
+            with manifest.stage("after_outputs"):
                 after_outputs(folder)
             manifest.write(folder.manifest)
     except BaseException as error:

@@ -130,6 +130,20 @@ def read_columns(
     return frame[wanted].astype("string")
 
 
+def distinct_values(path: Path, column: str) -> list[str]:
+    """The distinct non-empty values of one column (cleaned name), cheaply for Parquet."""
+    path = Path(path)
+    if path.name.lower().endswith(".parquet"):
+        by_clean = {clean_column_name(name): name for name in pq.read_schema(path).names}
+        try:
+            values = pq.read_table(path, columns=[by_clean[column]]).column(0).unique()
+        except (OSError, ValueError, KeyError) as error:
+            raise PublicFileError(f"{path}: cannot read column {column!r} ({error})") from None
+        return [str(value) for value in values.to_pylist() if value not in (None, "")]
+    series = read_columns(path, [column])[column]
+    return [str(value) for value in series.dropna().unique() if value != ""]
+
+
 def describe_bad_values(values: pd.Series) -> str:
     """``'3 row(s), first: 'a', 'b', 'c''``: how many values are wrong and which."""
     unique = list(dict.fromkeys(values.astype(str).tolist()))

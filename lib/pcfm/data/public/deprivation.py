@@ -32,8 +32,9 @@ IMD_YEAR = "2019"
 #: Practice-score file names, in order of preference when a folder holds several: the later
 #: Fingertips export first (it covers more practices), then the website export.
 PRACTICE_FILE_PATTERNS = ("IMD_raw*", "indicator-data*")
-#: English Indices of Deprivation 2019 File 1 (ranks and deciles by LSOA 2011).
-LSOA_FILE_PATTERNS = ("IMD2019*", "File_1_*IoD2019*", "File_1_-_IMD2019*")
+#: English Indices of Deprivation 2019 by LSOA 2011: File 7 (all scores, ranks and deciles, as
+#: published in CSV) or a CSV of File 1 (ranks and deciles; published as a spreadsheet).
+LSOA_FILE_PATTERNS = ("File_7*IoD2019*", "File_1*IMD2019*", "IMD2019*")
 
 #: Fingertips shapes: name → (indicator id, area code, period, value, area type or None).
 _FINGERTIPS_SHAPES: dict[str, tuple[str, str, str, str, str | None]] = {
@@ -119,36 +120,48 @@ def read_practice_imd(path: str | Path) -> pd.DataFrame:
 
 
 def read_lsoa_imd(path: str | Path) -> pd.DataFrame:
-    """The data contract's ``areas`` table from the IoD2019 File 1 (ranks and deciles by LSOA).
+    """The data contract's ``areas`` table from the English Indices of Deprivation 2019.
 
-    File 1 has no scores, so ``imd_score`` is left out (it is optional in the contract);
-    quintile = ceil(decile / 2).
+    Reads File 7 (CSV of all scores, ranks and deciles; gives ``imd_score`` too) or a CSV of
+    File 1 (ranks and deciles only; ``imd_score`` is then left out, as the contract allows).
+    The decile column is found by its published start, "Index of Multiple Deprivation (IMD)
+    Decile", since File 7 adds "(where 1 is most deprived 10% of LSOAs)" to it.
+    Quintile = ceil(decile / 2).
 
     Returns:
-        Columns ``area_code`` (LSOA 2011), ``imd_decile`` (1 = most deprived), ``imd_quintile``.
+        Columns ``area_code`` (LSOA 2011), [``imd_score``,] ``imd_decile`` (1 = most deprived),
+        ``imd_quintile``.
     """
-    file = find_files(Path(path), LSOA_FILE_PATTERNS, "IoD2019 File 1 (LSOA ranks and deciles)")[0]
-    code_column = "LSOA code (2011)"
-    decile_column = "Index of Multiple Deprivation (IMD) Decile"
+    file = find_files(Path(path), LSOA_FILE_PATTERNS, "English Indices of Deprivation 2019 CSV")[0]
     header = read_header(file)
-    require_columns(file, header, [code_column, decile_column], "IoD2019 File 1")
-    spelling = resolve_columns(header, [code_column, decile_column])
-    frame = read_columns(file, [spelling[code_column], spelling[decile_column]])
-    frame.columns = ["area_code", "decile_text"]
-    decile = to_number(frame, "decile_text", file, label=decile_column)
+    code_column = "LSOA code (2011)"
+    decile_start = layout_key("Index of Multiple Deprivation (IMD) Decile")
+    score_name = layout_key("Index of Multiple Deprivation (IMD) Score")
+    decile_columns = [name for name in header if layout_key(name).startswith(decile_start)]
+    score_columns = [name for name in header if layout_key(name) == score_name]
+    require_columns(
+        file, header, [code_column], "English Indices of Deprivation 2019 (File 1 or File 7)"
+    )
+    if not decile_columns:
+        raise PublicFileLayoutError(
+            f"{file}: no column starting 'Index of Multiple Deprivation (IMD) Decile'; "
+            f"found {header}"
+        )
+    decile_column = decile_columns[0]
+    wanted = [resolve_columns(header, [code_column])[code_column], decile_column, *score_columns]
+    frame = read_columns(file, wanted)
+    decile = to_number(frame, decile_column, file)
     bad = ~decile.isin(range(1, 11))
     if bad.any():
         raise PublicFileError(
             f"{file}: column {decile_column!r} is not a decile 1-10 in "
-            f"{describe_bad_values(frame.loc[bad, 'decile_text'])}"
+            f"{describe_bad_values(frame.loc[bad, decile_column])}"
         )
-    areas = pd.DataFrame(
-        {
-            "area_code": frame["area_code"].str.strip(),
-            "imd_decile": decile.astype("int64"),
-            "imd_quintile": ((decile + 1) // 2).astype("int64"),
-        }
-    )
+    areas = pd.DataFrame({"area_code": frame[wanted[0]].str.strip()})
+    if score_columns:
+        areas["imd_score"] = to_number(frame, score_columns[0], file)
+    areas["imd_decile"] = decile.astype("int64")
+    areas["imd_quintile"] = ((decile + 1) // 2).astype("int64")
     duplicated = areas["area_code"].duplicated(keep=False)
     if duplicated.any():
         raise PublicFileError(

@@ -140,6 +140,9 @@ LAYOUTS: tuple[PaymentsLayout, ...] = (
 )
 
 _YEAR_IN_NAME = re.compile(r"(?<!\d)(\d{2})-(\d{2})(?!\d)")
+#: Payments files at other levels than the practice (the publisher also releases PCN-level
+#: files); skipped when a folder is searched.
+_OTHER_LEVEL_IN_NAME = re.compile(r"-(pcn|ccg|icb|sub-?icb|region|national)-", re.IGNORECASE)
 _MONEY_AND_LISTS = (
     "registered_list",
     "weighted_list",
@@ -245,6 +248,7 @@ def read_payments_file(path: str | Path) -> pd.DataFrame:
 def payments_files(path: str | Path, include_harmonised: bool = True) -> dict[str, Path]:
     """Financial year → file, for the payments files at ``path`` (a file or a folder).
 
+    Files at other levels than the practice (``nhspaymentsgp-22-23-pcn-csv.csv``) are skipped.
     Where a year has both an as-published file and a third-party harmonised copy (a file in a
     folder named ``heec_harmonised``), the as-published one is used. Where a year has two
     as-published versions (``-v2``), the later version is used.
@@ -255,7 +259,7 @@ def payments_files(path: str | Path, include_harmonised: bool = True) -> dict[st
     chosen: dict[str, tuple[tuple[int, int], Path]] = {}
     for file in find_files(Path(path), FILE_PATTERNS, "NHS Payments to General Practice file"):
         harmonised = "heec_harmonised" in file.parts
-        if harmonised and not include_harmonised:
+        if (harmonised and not include_harmonised) or _OTHER_LEVEL_IN_NAME.search(file.name):
             continue
         version_match = re.search(r"-v(\d+)\b", file.name)
         rank = (0 if harmonised else 1, int(version_match.group(1)) if version_match else 1)

@@ -15,6 +15,7 @@ from pcfm.data.public.common import (
     PublicFileError,
     choose_extract_date,
     describe_bad_values,
+    distinct_values,
     find_files,
     normalise_extract_dates,
     read_columns,
@@ -51,8 +52,7 @@ def _spelling(path: Path) -> dict[str, str]:
 def _extract_dates(path: Path) -> dict[str, str]:
     """Raw extract-date text in the file → ISO date (reads one column only)."""
     column = _spelling(path)["extract_date"]
-    raw = read_columns(path, [column])[column]
-    distinct = pd.Series(raw.dropna().unique(), dtype="string")
+    distinct = pd.Series(distinct_values(path, column), dtype="string")
     iso = normalise_extract_dates(distinct, path, column)
     return dict(zip(distinct.tolist(), iso.tolist(), strict=True))
 

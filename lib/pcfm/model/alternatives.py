@@ -1,0 +1,132 @@
+"""Sensitivity analyses: the model refitted under alternative specifications, side by side.
+
+Each alternative changes one choice of the specification in the parameter file (family,
+morbidity measure, supply sterilisation, covariate set) and keeps the rest, so a difference in
+coefficients or need indices is attributable to that one choice.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pcfm.model.terms import EXPOSURE, PRACTICE, covariate_specs
+from pcfm.model.workload import WorkloadModel, fit_workload_model
+from pcfm.params.model import ModelParams
+
+__all__ = [
+    "SPECIFIED",
+    "alternative_specifications",
+    "compare_coefficients",
+    "compare_need_indices",
+    "fit_alternatives",
+]
+
+#: Key of the model as specified in the parameter file.
+SPECIFIED = "as specified"
+
+
+def alternative_specifications(
+    model_params: ModelParams, cells_columns: set[str] | None = None
+) -> dict[str, ModelParams]:
+    """The specification and its one-change alternatives, keyed by a readable label.
+
+    Alternatives (only those that differ from the specification and whose cells columns exist):
+    the other family; the other supply-sterilisation setting; IMD decile instead of quintile
+    (or the reverse); the other morbidity measure;
+    morbidity dropped (if in the model) or added (if not); age and sex additive instead of
+    interacted (or the reverse); age-sex only.
+    """
+    columns = cells_columns
+    specs = {SPECIFIED: model_params}
+
+    def add(label: str, **update: object) -> None:
+        candidate = model_params.model_copy(update=update)
+        if candidate == model_params or candidate in specs.values():
+            return
+        if columns is not None and not _columns_available(candidate, columns):
+            return
+        specs[label] = candidate
+
+    other_family = "negative_binomial" if model_params.family == "poisson" else "poisson"
+    add(f"family: {other_family}", family=other_family)
+    other_supply = (
+        "none" if model_params.supply_sterilisation == "practice_effects" else ("practice_effects")
+    )
+    add(f"supply sterilisation: {other_supply}", supply_sterilisation=other_supply)
+    covariates = list(model_params.covariates)
+    if "deprivation" in covariates:
+        other_band = "decile" if model_params.deprivation_band == "quintile" else "quintile"
+        add(f"deprivation: {other_band}", deprivation_band=other_band)
+    if "morbidity" in covariates:
+        other_measure = (
+            "cambridge_score" if model_params.morbidity_measure == "ltc_count" else "ltc_count"
+        )
+        add(f"morbidity: {other_measure}", morbidity_measure=other_measure)
+        add("without morbidity", covariates=[c for c in covariates if c != "morbidity"])
+    else:
+        add(
+            "with morbidity (LTC count)",
+            covariates=[*covariates, "morbidity"],
+            morbidity_measure="ltc_count",
+        )
+    if "age_sex" in covariates:
+        other_form = "additive" if model_params.age_sex_form == "interacted" else "interacted"
+        add(f"age and sex {other_form}", age_sex_form=other_form)
+        add("age-sex only", covariates=["age_sex"])
+    return specs
+
+
+def _columns_available(model_params: ModelParams, columns: set[str]) -> bool:
+    """Whether the cells hold (or can derive) every column the specification needs."""
+    for spec in covariate_specs(model_params):
+        if spec.column in columns:
+            continue
+        derivable = (spec.column == "age_sex" and {"age_band", "sex"} <= columns) or (
+            spec.column in ("age_band", "sex") and "age_sex" in columns
+        )
+        if not derivable:
+            return False
+    return True
+
+
+def fit_alternatives(cells: pd.DataFrame, model_params: ModelParams) -> dict[str, WorkloadModel]:
+    """Fit the specification and its alternatives (see :func:`alternative_specifications`).
+
+    Returns:
+        Fitted models keyed by label; the first key is ``"as specified"``.
+    """
+    specs = alternative_specifications(model_params, set(cells.columns))
+    return {label: fit_workload_model(cells, spec) for label, spec in specs.items()}
+
+
+def compare_coefficients(models: dict[str, WorkloadModel]) -> pd.DataFrame:
+    """Rate ratios (with 95% intervals) of every term under every specification, long form.
+
+    Returns:
+        Columns: specification, term, rate_ratio, ci_low, ci_high (terms absent from a
+        specification have no row).
+    """
+    frames = [
+        model.coefficients.drop(columns="p_value").assign(specification=label)
+        for label, model in models.items()
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["specification", "term", "rate_ratio", "ci_low", "ci_high"]]
+
+
+def compare_need_indices(models: dict[str, WorkloadModel], cells: pd.DataFrame) -> pd.DataFrame:
+    """Each practice's need index (predicted need per person-year ÷ ICB mean) per specification.
+
+    Returns:
+        One row per practice: practice_code, person_years, then one column per specification.
+    """
+    exposure = cells[EXPOSURE].to_numpy(dtype=float)
+    practice = cells[PRACTICE].astype(str).to_numpy()
+    frame = pd.DataFrame({PRACTICE: practice, "person_years": exposure})
+    for label, model in models.items():
+        frame[label] = model.predict_workload(cells)
+    table = frame.groupby(PRACTICE, sort=True).sum()
+    for label in models:
+        rate = table[label] / table["person_years"]
+        table[label] = rate / (table[label].sum() / table["person_years"].sum())
+    return table.reset_index()

@@ -1,0 +1,44 @@
+"""Figures of need: why practices' need indices differ."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+NHS_BLUE = "#005EB8"
+NHS_MID_GREY = "#768692"
+NHS_DARK_GREY = "#425563"
+
+
+def decomposition_figure(decomposition: pd.DataFrame, max_practices: int = 40) -> Figure:
+    """Stacked bars: each practice's need index minus 1, split by factor."""
+    columns = [c for c in decomposition.columns if c.startswith("contribution_")]
+    ordered = decomposition.sort_values("need_index").tail(max_practices)
+    figure = Figure(figsize=(6.5, max(3.0, 0.16 * len(ordered) + 1.2)))
+    axes = figure.add_subplot()
+    position = np.arange(len(ordered))
+    positive_base = np.zeros(len(ordered))
+    negative_base = np.zeros(len(ordered))
+    colours = [NHS_BLUE, "#ED8B00", "#009639", "#7C2855", NHS_MID_GREY]
+    for column, colour in zip(columns, colours, strict=False):
+        values = ordered[column].to_numpy(dtype=float)
+        base = np.where(values >= 0, positive_base, negative_base)
+        axes.barh(
+            position,
+            values,
+            left=base,
+            color=colour,
+            label=column.removeprefix("contribution_").replace("_", "–"),
+        )
+        positive_base += np.maximum(values, 0)
+        negative_base += np.minimum(values, 0)
+    axes.scatter(
+        ordered["need_index"] - 1, position, color="black", s=8, zorder=3, label="need index − 1"
+    )
+    axes.set_yticks(position, ordered["practice_code"], fontsize=6)
+    axes.axvline(0, color=NHS_DARK_GREY, linewidth=0.8)
+    axes.set_xlabel("Contribution to the need index (ICB = 1)")
+    axes.legend(frameon=False, fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,250 @@
+"""The output checker: the gate every publishable file passes before a run succeeds.
+
+`pcfm check-outputs RUN_DIR` and the last stage of `pcfm run` scan, in the run folder,
+everything that can leave the restricted area — ``publishable/`` (tables, JSON, the
+workbook, SVG figures), the executed notebooks (sources and outputs, including the
+practice statements) and the rendered documents in ``report/`` (HTML, Word, PDF) — for
+two kinds of leak (domain brief §5):
+
+* a **small count**: a value from 1 to the disclosure threshold in a column of counts of
+  people, or a controlled count that is not a multiple of the rounding base (it skipped
+  disclosure control). Which columns are counts is decided by `pcfm.report.counts`;
+* a **patient identifier**: any ``patient_id`` of the run's input appearing as a word in
+  any file.
+
+Each finding names the file (relative to the run folder) and the place in it. Patient
+identifiers themselves are never printed: the place is enough to find them.
+
+Limits: PNG images cannot be read back, and matplotlib writes SVG text as outlines, so
+a figure is checked only through the tables and text around it; identifiers that are
+plain numbers shorter than ten digits cannot be told apart from other numbers and are
+not searched for (a warning says how many there were).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pcfm.report.counts import is_controlled_count_column, is_count_column
+from pcfm.report.extract import FoundTable, FoundText, tables_and_text
+
+log = logging.getLogger(__name__)
+
+#: Folders of a run whose files may be published, relative to the run folder.
+SCANNED_FOLDERS = ("publishable", "notebooks", "report")
+#: Folders inside rendered output holding only Quarto's own scripts and styles.
+SKIPPED_FOLDER_NAMES = frozenset({"site_libs", "_quarto", ".quarto"})
+
+FindingKind = Literal["small_count", "unrounded_count", "patient_identifier", "unreadable"]
+
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+
+
+class CheckOutputsError(ValueError):
+    """The run folder cannot be checked (not a run folder, or its input cannot be read)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One disclosure problem: which file, where in it, and what."""
+
+    file: str
+    place: str
+    kind: FindingKind
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.place}: {self.message}"
+
+
+@dataclass(frozen=True)
+class DisclosureRule:
+    """The rule the run was published under (from its params.yml)."""
+
+    threshold: int
+    rounding_base: int
+
+
+def parse_count(text: str) -> float | None:
+    """The number shown in a table cell, or None for '*', blanks and words."""
+    cleaned = text.strip().replace(",", "").replace("\u2009", "")
+    if not cleaned or cleaned == "*":
+        return None
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def check_table(table: FoundTable, rule: DisclosureRule, file: str) -> list[Finding]:
+    """Small and unrounded counts in the count columns of one table."""
+    findings = []
+    count_columns = [
+        (position, name) for position, name in enumerate(table.header) if is_count_column(name)
+    ]
+    for row_number, row in enumerate(table.rows, start=1):
+        for position, name in count_columns:
+            if position >= len(row):
+                continue
+            value = parse_count(row[position])
+            if value is None or value == 0:
+                continue
+            place = f"{table.place}, row {row_number}, column {name!r}"
+            if 1 <= value <= rule.threshold:
+                findings.append(
+                    Finding(
+                        file,
+                        place,
+                        "small_count",
+                        f"count {row[position]} is from 1 to the threshold {rule.threshold}; "
+                        "it must be shown as '*'",
+                    )
+                )
+            elif (
+                is_controlled_count_column(name)
+                and value == round(value)
+                and round(value) % rule.rounding_base
+            ):
+                findings.append(
+                    Finding(
+                        file,
+                        place,
+                        "unrounded_count",
+                        f"count {row[position]} is not a multiple of {rule.rounding_base}; "
+                        "it did not pass disclosure control",
+                    )
+                )
+    return findings
+
+
+def check_text(text: FoundText, patient_ids: frozenset[str], file: str) -> list[Finding]:
+    """Patient identifiers appearing as words in a text, one finding per line."""
+    if not patient_ids:
+        return []
+    findings = []
+    for line_number, line in enumerate(text.text.splitlines(), start=1):
+        hits = sum(1 for token in _TOKEN.findall(line) if token in patient_ids)
+        if hits:
+            findings.append(
+                Finding(
+                    file,
+                    f"{text.place}, line {line_number}",
+                    "patient_identifier",
+                    f"{hits} patient identifier(s) from the input's patients.patient_id",
+                )
+            )
+    return findings
+
+
+def is_searchable_identifier(identifier: str) -> bool:
+    """Whether an id can be told apart from ordinary numbers and words in a document."""
+    if identifier.isdigit():
+        return len(identifier) >= 10  # an NHS number has ten digits
+    return len(identifier) >= 4 and any(ch.isdigit() for ch in identifier)
+
+
+def read_patient_ids(patients_file: Path) -> frozenset[str]:
+    """Distinct searchable ``patient_id`` values of a patients table, read with DuckDB."""
+    import duckdb
+
+    reader = (
+        "read_parquet(?)" if patients_file.suffix == ".parquet" else "read_csv(?, all_varchar=true)"
+    )
+    try:
+        with duckdb.connect() as connection:
+            rows = connection.execute(
+                f"SELECT DISTINCT CAST(patient_id AS VARCHAR) FROM {reader}",
+                [str(patients_file)],
+            ).fetchall()
+    except duckdb.Error as error:
+        raise CheckOutputsError(
+            f"{patients_file}: cannot read column patient_id to check for identifiers ({error})"
+        ) from None
+    identifiers = [row[0] for row in rows if row[0] is not None]
+    searchable = frozenset(i for i in identifiers if is_searchable_identifier(i))
+    if len(searchable) < len(identifiers):
+        log.warning(
+            "%d of %d patient identifiers are short numbers and cannot be searched for",
+            len(identifiers) - len(searchable),
+            len(identifiers),
+        )
+    return searchable
+
+
+def _patients_file(run_dir: Path, data_folder: Path | None) -> Path:
+    folders = [run_dir / "restricted" / "input"]
+    if data_folder is not None:
+        folders.insert(0, data_folder)
+    for folder in folders:
+        for suffix in (".parquet", ".csv"):
+            candidate = folder / f"patients{suffix}"
+            if candidate.exists():
+                return candidate
+    raise CheckOutputsError(
+        f"{run_dir}: cannot find the run's patients table (looked in "
+        f"{', '.join(str(f) for f in folders)}), so patient identifiers cannot be checked"
+    )
+
+
+def _rule_and_data_folder(run_dir: Path) -> tuple[DisclosureRule, Path | None]:
+    from pcfm.params import load_params
+
+    params_file = run_dir / "params.yml"
+    if not params_file.exists():
+        raise CheckOutputsError(f"{run_dir}: not a run folder (no params.yml)")
+    params = load_params(params_file)
+    rule = DisclosureRule(params.disclosure.threshold, params.disclosure.rounding_base)
+    folder = params.resolve(params.data.folder) if params.data.source == "folder" else None
+    return rule, folder
+
+
+def publishable_files(run_dir: Path) -> Iterator[Path]:
+    """Every file of the run that may be published, in a stable order."""
+    for folder_name in SCANNED_FOLDERS:
+        folder = run_dir / folder_name
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            relative_parts = path.relative_to(folder).parts
+            if path.is_file() and not SKIPPED_FOLDER_NAMES & set(relative_parts):
+                yield path
+
+
+def check_files(
+    files: Iterable[Path], run_dir: Path, rule: DisclosureRule, patient_ids: frozenset[str]
+) -> list[Finding]:
+    """Check each file's tables for small counts and its text for patient identifiers."""
+    findings: list[Finding] = []
+    for path in files:
+        name = path.relative_to(run_dir).as_posix()
+        try:
+            tables, texts = tables_and_text(path)
+        except Exception as error:  # a file that cannot be read cannot be vouched for
+            findings.append(
+                Finding(name, "whole file", "unreadable", f"cannot be read back ({error})")
+            )
+            continue
+        for table in tables:
+            findings.extend(check_table(table, rule, name))
+        for text in texts:
+            findings.extend(check_text(text, patient_ids, name))
+    return findings
+
+
+def check_run_folder(run_dir: Path) -> list[Finding]:
+    """Every disclosure problem in the publishable files of one run (empty when it is clean).
+
+    Raises:
+        CheckOutputsError: ``run_dir`` is not a run folder or its patients table is missing.
+    """
+    run_dir = Path(run_dir)
+    rule, data_folder = _rule_and_data_folder(run_dir)
+    patient_ids = read_patient_ids(_patients_file(run_dir, data_folder))
+    return check_files(publishable_files(run_dir), run_dir, rule, patient_ids)

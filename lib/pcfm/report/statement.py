@@ -1,0 +1,232 @@
+"""One practice's statement: why it gets what it gets, in words a practice manager uses.
+
+Executed once per practice in its own kernel (`notebooks/practice_statement.ipynb`), so
+this module imports nothing heavy: the standard library, YAML and IPython's display.
+It reads only what the run has already published (``publishable/allocation.csv`` and
+``allocation_summary.json``) and the run's ``params.yml``; columns that a run does not
+write (the bootstrap's interval and probability, the decomposition) are left out of the
+statement rather than guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Contribution columns of the need-index decomposition and how a practice reads them.
+CONTRIBUTION_LABELS = {
+    "contribution_age_sex": "Age and sex of your patients",
+    "contribution_deprivation": "Deprivation of the areas they live in",
+    "contribution_morbidity": "Long-term conditions (morbidity)",
+    "contribution_other": "Other factors (new registrations, care homes, interpreters)",
+}
+
+POLICY_WORDS = {
+    "needs_weighted_capitation": (
+        "the whole budget is shared in proportion to each practice's need-weighted list"
+    ),
+    "top_up_to_average": (
+        "the most under-funded practices are topped up towards the ICB average funding per "
+        "need-weighted patient"
+    ),
+    "level_up_cost": (
+        "no budget is shared; the figure is what it would cost to bring the practice up to "
+        "the target funding per need-weighted patient"
+    ),
+}
+
+
+class StatementError(ValueError):
+    """A practice statement cannot be written (unknown practice, missing table)."""
+
+
+@dataclass(frozen=True)
+class StatementInputs:
+    """What every statement of one run reads: the allocation rows, summary and parameters."""
+
+    rows: dict[str, dict[str, str]]
+    summary: dict[str, Any]
+    params: dict[str, Any]
+
+
+def read_statement_inputs(run_dir: str | Path) -> StatementInputs:
+    """Read the run's published allocation, its summary and its parameters."""
+    run_dir = Path(run_dir)
+    allocation_path = run_dir / "publishable" / "allocation.csv"
+    if not allocation_path.exists():
+        raise StatementError(f"{allocation_path}: missing; run the allocation stage first")
+    with allocation_path.open(encoding="utf-8", newline="") as handle:
+        rows = {row["practice_code"]: row for row in csv.DictReader(handle)}
+    summary_path = run_dir / "publishable" / "allocation_summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
+    params_path = run_dir / "params.yml"
+    params = yaml.safe_load(params_path.read_text(encoding="utf-8")) if params_path.exists() else {}
+    return StatementInputs(rows, summary, params or {})
+
+
+def _number(row: dict[str, str], column: str) -> float | None:
+    text = row.get(column, "")
+    if text in ("", "*", "nan", "NaN", "None"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _gbp(value: float, pence: bool = True) -> str:
+    return f"£{value:,.2f}" if pence else f"£{value:,.0f}"
+
+
+def certainty_words(p_eligible: float) -> str:
+    """How sure the run is that the practice is (or is not) in the funded group."""
+    if p_eligible >= 0.9:
+        return "almost certainly in the funded group"
+    if p_eligible >= 0.6:
+        return "probably in the funded group, but not certainly"
+    if p_eligible > 0.4:
+        return "on the boundary: it is as likely to be in the funded group as out of it"
+    if p_eligible > 0.1:
+        return "probably not in the funded group, but not certainly"
+    return "almost certainly not in the funded group"
+
+
+def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
+    """The statement of one practice as Markdown (headings, a short list, two tables)."""
+    row = inputs.rows.get(practice_code)
+    if row is None:
+        known = ", ".join(sorted(inputs.rows)[:5])
+        raise StatementError(
+            f"allocation.csv: practice_code {practice_code!r} not found "
+            f"({len(inputs.rows)} practices; first: {known})"
+        )
+    summary = inputs.summary
+    allocation_params = inputs.params.get("allocation", {})
+    report_params = inputs.params.get("report", {})
+    name = row.get("practice_name") or practice_code
+    registered = _number(row, "registered_list")
+    need_weighted = _number(row, "need_weighted_list")
+    need_index = _number(row, "need_index") or 1.0
+    funding = _number(row, "current_funding_gbp")
+    per_nwp = _number(row, "funding_per_nwp_gbp")
+    ratio = _number(row, "funding_ratio")
+    allocation = _number(row, "allocation_gbp") or 0.0
+    icb_average = summary.get("icb_average_funding_per_nwp_gbp")
+    policy = summary.get("policy", allocation_params.get("policy", ""))
+    budget = summary.get("budget_gbp", allocation_params.get("budget_gbp"))
+    n_categories = allocation_params.get("n_categories", 4)
+
+    lines = [f"## {name} ({practice_code})", ""]
+    where = ", ".join(
+        x for x in (row.get("pcn_name") or row.get("pcn_code"), row.get("place")) if x
+    )
+    if where:
+        lines += [f"*{where}. Financial year {report_params.get('financial_year', '')}.*", ""]
+    budget_words = f" from the ICB's budget of {_gbp(float(budget), pence=False)}" if budget else ""
+    lines += [
+        f"**In short: your practice is allocated {_gbp(allocation)}{budget_words}.** "
+        f"Under this year's policy {POLICY_WORDS.get(policy, policy)}.",
+        "",
+        "### Your patients' need",
+        "",
+    ]
+    more_or_less = "more" if need_index >= 1 else "less"
+    lines.append(
+        f"Your practice has **{registered:,.0f} registered patients**. Given their age, sex, "
+        "the deprivation of where they live and the other factors in the model, they are "
+        f"expected to need **{abs(need_index - 1):.0%} {more_or_less}** practice time than "
+        f"the average patient in the ICB: your **need index is {need_index:.3f}** "
+        f"(ICB average = 1), so your need-weighted list is **{need_weighted:,.0f}**."
+        if registered is not None and need_weighted is not None
+        else f"Your need index is {need_index:.3f} (ICB average = 1)."
+    )
+    low, high = _number(row, "need_index_low"), _number(row, "need_index_high")
+    if low is not None and high is not None:
+        lines.append(
+            f"Allowing for the uncertainty of the model, the index lies between {low:.3f} and "
+            f"{high:.3f} (95% interval)."
+        )
+    lines.append("")
+    contributions = [
+        (label, _number(row, column))
+        for column, label in CONTRIBUTION_LABELS.items()
+        if _number(row, column) is not None
+    ]
+    if contributions:
+        lines += [
+            "Why your index is what it is: it starts at 1 (the ICB average) and each factor "
+            "adds or takes away:",
+            "",
+            "| Factor | Adds to your need index |",
+            "|:---|---:|",
+            "| ICB average | 1.000 |",
+            *[f"| {label} | {value:+.3f} |" for label, value in contributions],
+            f"| **Your need index** | **{need_index:.3f}** |",
+            "",
+        ]
+    lines += ["### Your funding against your need", ""]
+    if per_nwp is not None and icb_average:
+        above = "above" if (ratio or per_nwp / icb_average) >= 1 else "below"
+        gap = abs((ratio if ratio is not None else per_nwp / icb_average) - 1)
+        lines.append(
+            f"Your current funding of {_gbp(funding or 0.0, pence=False)} is "
+            f"**{_gbp(per_nwp)} per need-weighted patient**, {gap:.1%} {above} the ICB "
+            f"average of {_gbp(float(icb_average))}."
+        )
+    category = row.get("category", "")
+    if category:
+        lines.append(
+            f"That puts your practice in **funding category {category} of {n_categories}** "
+            "(1 = the most under-funded for its patients' need)."
+        )
+    eligible = row.get("eligible", "")
+    p_eligible = _number(row, "p_eligible")
+    if eligible:
+        funded = eligible.strip().lower() in {"true", "1", "yes"}
+        lines.append(
+            f"Under the policy your practice **{'is' if funded else 'is not'} eligible** for "
+            "this allocation."
+        )
+    if p_eligible is not None:
+        replicates = allocation_params.get("bootstrap_replicates", "")
+        lines.append(
+            f"When the model was re-estimated {replicates} times on resampled practices, your "
+            f"practice was in the funded group {p_eligible:.0%} of the time: it is "
+            f"{certainty_words(p_eligible)}."
+        )
+    elif eligible:
+        lines.append("The uncertainty of eligibility was not estimated in this run.")
+    after = _number(row, "funding_per_nwp_after_gbp")
+    if after is not None:
+        lines.append(
+            f"With the allocation, your funding is {_gbp(after)} per need-weighted patient."
+        )
+    lines += [
+        "",
+        "| | Your practice | ICB |",
+        "|:---|---:|---:|",
+        f"| Need index | {need_index:.3f} | 1.000 |",
+    ]
+    if per_nwp is not None and icb_average:
+        lines.append(
+            f"| Funding per need-weighted patient | {_gbp(per_nwp)} | {_gbp(float(icb_average))} |"
+        )
+    lines += [
+        f"| Allocation | {_gbp(allocation)} | {_gbp(float(summary.get('allocated_gbp', 0.0)))} |",
+        "",
+        "*How these figures are calculated is set out in the methodology report; every "
+        "number comes from the same run of the model.*",
+    ]
+    return "\n".join(lines)
+
+
+def practice_statement(run_dir: str | Path, practice_code: str) -> Any:
+    """The statement of one practice, displayed as Markdown in its notebook."""
+    from IPython.display import Markdown
+
+    return Markdown(statement_markdown(read_statement_inputs(run_dir), practice_code))

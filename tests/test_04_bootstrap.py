@@ -1,0 +1,218 @@
+"""Bootstrap of need indices and eligibility (pcfm.allocation.bootstrap)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _model_sim import simulate
+
+from pcfm.allocation.bootstrap import (
+    BootstrapError,
+    _collapsed_sample,
+    _combinations,
+    _combo_by_practice,
+    _model_columns,
+    _stacked_sample,
+    bootstrap_need,
+    uncertain_practices,
+)
+from pcfm.allocation.funding import compare_funding
+from pcfm.model import fit_workload_model
+from pcfm.need.decomposition import predictor_from_rate_ratios
+from pcfm.need.weights import practice_need
+from pcfm.params.allocation import AllocationParams
+from pcfm.params.model import ModelParams
+
+pytestmark = pytest.mark.unit
+
+ALL_COVARIATES = ModelParams(
+    covariates=[
+        "age_sex",
+        "deprivation",
+        "morbidity",
+        "newly_registered",
+        "care_home",
+        "interpreter_needed",
+    ]
+)
+TOP_UP = AllocationParams(policy="top_up_to_average")
+
+
+REFERENCES = {
+    "age_sex": "F:30-34",
+    "imd_quintile": "5",
+    "ltc_band": "0",
+    "newly_registered": "0",
+    "care_home": "0",
+    "interpreter_needed": "0",
+}
+
+
+class StandInModel:
+    """A Poisson GLM by plain IRLS on dummy-coded cells (independent of pcfm.model)."""
+
+    def __init__(self, cells: pd.DataFrame):
+        self.levels = {
+            column: sorted(set(cells[column].astype(str)) - {reference})
+            for column, reference in REFERENCES.items()
+        }
+        design = self._design(cells)
+        y = cells["workload"].to_numpy(float)
+        offset = np.log(cells["exposure"].to_numpy(float))
+        coef = np.zeros(design.shape[1])
+        coef[0] = np.log(y.sum() / np.exp(offset).sum())
+        for _ in range(25):
+            mu = np.exp(offset + design @ coef)
+            step = np.linalg.solve(design.T @ (design * mu[:, None]), design.T @ (y - mu))
+            coef += step
+            if np.abs(step).max() < 1e-10:
+                break
+        self.coef = coef
+
+    def _design(self, cells: pd.DataFrame) -> np.ndarray:
+        blocks = [np.ones((len(cells), 1))]
+        for column, levels in self.levels.items():
+            position = {level: i for i, level in enumerate(levels)}
+            codes = cells[column].astype(str).map(position).fillna(-1).to_numpy(dtype=int)
+            one_hot = np.vstack([np.eye(len(levels)), np.zeros((1, len(levels)))])
+            blocks.append(one_hot[codes])  # -1 (the reference) picks the zero row
+        return np.hstack(blocks)
+
+    def predict_rate(self, cells: pd.DataFrame) -> np.ndarray:
+        return np.exp(self._design(cells) @ self.coef)
+
+
+def stand_in_fit(cells: pd.DataFrame, model_params: ModelParams) -> StandInModel:
+    return StandInModel(cells)
+
+
+def _icb(seed: int, n_patients: int = 12_000, n_practices: int = 24):
+    sim = simulate(
+        seed, n_patients=n_patients, n_practices=n_practices, supply_slope=0.0, supply_noise=0.0
+    )
+    cells = sim.cells
+    registered = cells.groupby("practice_code")["patients"].sum()
+    rng = np.random.default_rng(seed)
+    practices = pd.DataFrame(
+        {
+            "practice_code": registered.index,
+            "registered_list": registered.to_numpy(),
+            "current_funding_gbp": registered.to_numpy()
+            * 150
+            * rng.uniform(0.8, 1.2, len(registered)),
+        }
+    )
+    return sim, cells, practices
+
+
+class FixedModel:
+    def __init__(self, predict):
+        self.predict_rate = predict
+
+
+def test_a_model_that_ignores_the_draw_gives_the_point_estimate_every_time():
+    sim, cells, practices = _icb(3)
+    truth = {k: v for k, v in sim.truth.items() if not k.startswith("imd_decile")}
+    predict = predictor_from_rate_ratios(truth)
+    result = bootstrap_need(
+        cells,
+        practices,
+        ALL_COVARIATES,
+        TOP_UP,
+        n_replicates=5,
+        seed=1,
+        fit=lambda sample, params: FixedModel(predict),
+    )
+    need = practice_need(cells, predict(cells), practices)
+    comparison = compare_funding(need, practices, TOP_UP)
+    np.testing.assert_allclose(result.table["need_index_low"], need["need_index"])
+    np.testing.assert_allclose(result.table["need_index_high"], need["need_index"])
+    assert result.table["p_eligible"].tolist() == comparison["eligible"].astype(float).tolist()
+    assert result.table["practice_code"].tolist() == need["practice_code"].tolist()
+
+
+def test_intervals_cover_the_true_need_index():
+    # Simulated from a known log-linear model without supply effects: the true need index
+    # of each practice is computable. A 95% interval should hold it for most practices.
+    sim, cells, practices = _icb(5)
+    truth_ratios = {k: v for k, v in sim.truth.items() if not k.startswith("imd_decile")}
+    truth = practice_need(cells, predictor_from_rate_ratios(truth_ratios)(cells), practices)
+    result = bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 40, seed=7, fit=stand_in_fit)
+    inside = (truth["need_index"] >= result.table["need_index_low"]) & (
+        truth["need_index"] <= result.table["need_index_high"]
+    )
+    assert inside.mean() >= 0.75
+    width = result.table["need_index_high"] - result.table["need_index_low"]
+    assert (width > 0).all() and (width < 0.2).all()
+    assert result.table["p_eligible"].between(0, 1).all()
+
+
+def test_same_seed_same_result_and_other_seed_differs():
+    _, cells, practices = _icb(2, n_patients=5_000, n_practices=12)
+    first = bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 6, seed=11, fit=stand_in_fit)
+    again = bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 6, seed=11, fit=stand_in_fit)
+    other = bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 6, seed=12, fit=stand_in_fit)
+    pd.testing.assert_frame_equal(first.table, again.table)
+    assert not np.allclose(first.need_index, other.need_index)
+
+
+def test_collapsed_fit_equals_the_fit_on_stacked_practices():
+    # The speed-up's claim: a Poisson fit without practice effects on the cells summed over
+    # practices (weighted by draw counts) is the fit on the resampled cells themselves.
+    _, cells, _ = _icb(4, n_patients=6_000, n_practices=10)
+    params = ModelParams(covariates=["age_sex", "deprivation", "morbidity"])
+    covariates = _model_columns(params, cells)
+    codes, practice_of_cell = np.unique(cells["practice_code"], return_inverse=True)
+    combos, combo_of_cell = _combinations(cells, covariates)
+    sums = {
+        column: _combo_by_practice(
+            cells[column].to_numpy(float),
+            combo_of_cell,
+            practice_of_cell,
+            len(combos),
+            len(codes),
+        )
+        for column in ("workload", "exposure", "patients")
+    }
+    draw = np.array([0, 0, 3, 5, 5, 5, 7, 8, 9, 9])
+    collapsed = _collapsed_sample(combos, sums, np.bincount(draw, minlength=len(codes)))
+    rows = [np.flatnonzero(practice_of_cell == p) for p in range(len(codes))]
+    stacked = _stacked_sample(cells, rows, draw)
+    a = fit_workload_model(collapsed, params)
+    b = fit_workload_model(stacked, params)
+    np.testing.assert_allclose(a.predict_rate(cells), b.predict_rate(cells), rtol=1e-7)
+
+
+def test_with_the_project_model_and_practice_effects():
+    _, cells, practices = _icb(6, n_patients=6_000, n_practices=12)
+    params = ModelParams(
+        covariates=["age_sex", "deprivation"], supply_sterilisation="practice_effects"
+    )
+    result = bootstrap_need(cells, practices, params, TOP_UP, 3, seed=1)
+    assert not result.collapsed and result.n_replicates == 3
+    assert (result.table["need_index_low"] <= result.table["need_index_high"]).all()
+
+
+def test_bad_arguments():
+    _, cells, practices = _icb(2, n_patients=2_000, n_practices=5)
+    with pytest.raises(BootstrapError, match="at least 1"):
+        bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 0, seed=1)
+    with pytest.raises(ValueError, match="no cells"):
+        extra = pd.concat([practices, practices.iloc[[0]].assign(practice_code="ZZZ")])
+        bootstrap_need(cells, extra, ALL_COVARIATES, TOP_UP, 1, seed=1, fit=stand_in_fit)
+
+
+def test_failing_refits_are_counted_then_stop():
+    _, cells, practices = _icb(2, n_patients=2_000, n_practices=5)
+
+    def failing(sample, params):
+        raise ValueError("sparse level")
+
+    with pytest.raises(BootstrapError, match="bootstrap refits failed"):
+        bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 2, seed=1, fit=failing)
+
+
+def test_uncertain_practices():
+    table = pd.DataFrame({"practice_code": list("ABCD"), "p_eligible": [0.0, 0.5, 0.95, 0.3]})
+    assert uncertain_practices(table)["practice_code"].tolist() == ["B", "D"]

@@ -1,0 +1,65 @@
+"""The funding comparison and the top-up on the real LLR practices and payments (public data).
+
+With the Carr-Hill weighted list as the measure of need, funding per need-weighted patient
+should be almost the same everywhere — the global sum *is* paid per Carr-Hill weighted
+patient — which checks the comparison's arithmetic against a known property of real data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pcfm.allocation.funding import compare_funding
+from pcfm.allocation.policies import allocate
+from pcfm.data.from_public import assemble_public_icb
+from pcfm.params.allocation import AllocationParams
+
+pytestmark = [pytest.mark.integration, pytest.mark.public_data]
+
+
+@pytest.fixture(scope="module")
+def llr_practices(public_data_dir) -> pd.DataFrame:
+    return assemble_public_icb(public_data_dir, "QK1").practices
+
+
+def _carr_hill_need(practices: pd.DataFrame) -> pd.DataFrame:
+    weighted = practices["carr_hill_weighted_list"].to_numpy(dtype=float)
+    registered = practices["registered_list"].to_numpy(dtype=float)
+    need = pd.DataFrame(
+        {
+            "practice_code": practices["practice_code"],
+            "registered_list": practices["registered_list"],
+            "need_weighted_list": weighted * registered.sum() / weighted.sum(),
+        }
+    )
+    need["need_index"] = need["need_weighted_list"] / need["registered_list"]
+    return need
+
+
+def test_funding_per_carr_hill_weighted_patient_is_nearly_flat(llr_practices):
+    params = AllocationParams(policy="top_up_to_average")
+    comparison = compare_funding(_carr_hill_need(llr_practices), llr_practices, params)
+    assert 120 <= len(comparison) <= 135  # LLR has 126-128 practices
+    middle = comparison["funding_ratio"].quantile([0.25, 0.75])
+    assert 0.95 < middle.iloc[0] <= middle.iloc[1] < 1.05
+    # The Carr-Hill index is exactly the weighted list over the registered list.
+    np.testing.assert_allclose(
+        comparison["carr_hill_index"],
+        comparison["carr_hill_weighted_list"] / comparison["registered_list"],
+    )
+
+
+def test_top_up_on_real_practices_adds_up_to_the_penny(llr_practices):
+    params = AllocationParams(policy="top_up_to_average", budget_gbp=2_850_000)
+    comparison = compare_funding(_carr_hill_need(llr_practices), llr_practices, params)
+    result = allocate(comparison, params)
+    table = result.table
+    pence = table["allocation_pence"].to_numpy()
+    assert pence.sum() + round(result.summary["unallocated_gbp"] * 100) == 285_000_000
+    assert result.summary["n_eligible"] <= int(np.ceil(len(table) / 2))
+    assert (pence[~table["eligible"].to_numpy()] == 0).all()
+    assert (pence <= np.floor(np.round(table["gap_gbp"].to_numpy() * 100, 6))).all()
+    by_place = table.groupby("place")["allocation_pence"].sum()
+    assert set(by_place.index) == {"Leicester City", "Leicestershire County", "Rutland"}

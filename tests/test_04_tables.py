@@ -1,0 +1,237 @@
+"""Published allocation tables, totals, sensitivity and figures (pcfm.allocation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from pcfm.allocation.figures import funding_by_deprivation_figure, need_index_interval_figure
+from pcfm.allocation.funding import compare_funding
+from pcfm.allocation.policies import allocate
+from pcfm.allocation.sensitivity import (
+    allocation_sensitivity,
+    need_tables_from_models,
+    need_tables_from_prediction_columns,
+)
+from pcfm.allocation.tables import (
+    ALLOCATION_COLUMNS,
+    allocation_summary,
+    allocation_table,
+    category_table,
+    totals_by,
+    uncertain_eligibility_table,
+)
+from pcfm.need.decomposition import decompose_need_index, predictor_from_rate_ratios
+from pcfm.need.figures import decomposition_figure
+from pcfm.need.weights import practice_need
+from pcfm.params.allocation import AllocationParams
+
+pytestmark = pytest.mark.unit
+
+ISSUE_COLUMNS = [
+    "practice_code",
+    "practice_name",
+    "pcn_code",
+    "place",
+    "registered_list",
+    "need_weighted_list",
+    "need_index",
+    "need_index_low",
+    "need_index_high",
+    "current_funding_gbp",
+    "funding_per_nwp_gbp",
+    "funding_ratio",
+    "category",
+    "eligible",
+    "p_eligible",
+    "allocation_gbp",
+]
+
+
+@pytest.fixture()
+def icb():
+    cells = pd.DataFrame(
+        {
+            "practice_code": list("AABBCCDD"),
+            "age_sex": ["F:30-34", "M:85+"] * 4,
+            "imd_quintile": [1, 1, 5, 5, 2, 3, 1, 5],
+            "exposure": [100, 10, 80, 30, 90, 5, 50, 50.0],
+        }
+    )
+    practices = pd.DataFrame(
+        {
+            "practice_code": list("ABCD"),
+            "practice_name": ["Alpha", "Beta", "Gamma", "Delta"],
+            "pcn_code": ["P1", "P1", "P2", "P2"],
+            "pcn_name": ["North", "North", "South", "South"],
+            "place": ["City", "City", "County", "County"],
+            "registered_list": [110, 110, 95, 100],
+            "current_funding_gbp": [15_000, 17_000, 12_000, 16_000.0],
+            "imd_score": [40.0, 10.0, 30.0, 25.0],
+            "carr_hill_weighted_list": [120.0, 100.0, 90.0, 110.0],
+        }
+    )
+    predict = predictor_from_rate_ratios({"age_sex=M:85+": 3.0, "imd_quintile=1": 1.4})
+    return cells, practices, predict
+
+
+def _result(icb, **params):
+    cells, practices, predict = icb
+    allocation_params = AllocationParams(**params)
+    need = practice_need(cells, predict(cells), practices)
+    return allocate(compare_funding(need, practices, allocation_params), allocation_params)
+
+
+def test_allocation_table_columns_in_the_issue_order(icb):
+    cells, practices, predict = icb
+    result = _result(icb, policy="top_up_to_average", budget_gbp=1_000)
+    decomposition = decompose_need_index(cells, predict, practices)
+    bootstrap = pd.DataFrame(
+        {
+            "practice_code": list("DCBA"),
+            "need_index_low": [0.9, 0.8, 0.7, 0.6],
+            "need_index_high": [1.1, 1.2, 1.3, 1.4],
+            "p_eligible": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    table = allocation_table(result, bootstrap, decomposition)
+    assert ALLOCATION_COLUMNS == ISSUE_COLUMNS
+    assert table.columns[: len(ISSUE_COLUMNS)].tolist() == ISSUE_COLUMNS
+    assert table.columns[len(ISSUE_COLUMNS)].startswith("contribution_")
+    assert table["p_eligible"].tolist() == [0.4, 0.3, 0.2, 0.1]  # matched by code, not row
+    np.testing.assert_allclose(
+        1 + table.filter(like="contribution_").sum(axis=1), table["need_index"]
+    )
+    np.testing.assert_allclose(table["carr_hill_index"], [120 / 110, 100 / 110, 90 / 95, 1.1])
+    without = allocation_table(result)
+    assert without.columns.tolist()[: len(ISSUE_COLUMNS)] == ISSUE_COLUMNS
+    assert without["need_index_low"].isna().all()
+
+
+def test_summary_keys(icb):
+    summary = allocation_summary(_result(icb, policy="top_up_to_average", budget_gbp=1_000))
+    assert list(summary)[:6] == [
+        "policy",
+        "budget_gbp",
+        "allocated_gbp",
+        "unallocated_gbp",
+        "n_practices",
+        "n_funded",
+    ]
+
+
+def test_totals_by_pcn_and_place_add_up(icb):
+    result = _result(icb, policy="needs_weighted_capitation", budget_gbp=1_000)
+    by_pcn = totals_by(result.table, "pcn_code")
+    by_place = totals_by(result.table, "place")
+    assert by_pcn["pcn_code"].tolist() == ["P1", "P2"]
+    assert by_pcn["practices"].tolist() == [2, 2]
+    assert by_pcn["registered_list"].tolist() == [220, 195]
+    assert by_pcn["allocation_gbp"].sum() == pytest.approx(1_000)
+    assert by_place["current_funding_gbp"].tolist() == [32_000, 28_000]
+    np.testing.assert_allclose(
+        by_place["funding_per_nwp_after_gbp"],
+        (by_place["current_funding_gbp"] + by_place["allocation_gbp"])
+        / by_place["need_weighted_list"],
+    )
+
+
+def test_sensitivity_counts_category_changes(icb):
+    cells, practices, _ = icb
+
+    class Model:
+        def __init__(self, ratios):
+            self.predict_rate = predictor_from_rate_ratios(ratios)
+
+    models = {
+        "main": Model({"age_sex=M:85+": 3.0, "imd_quintile=1": 1.4}),
+        "same": Model({"age_sex=M:85+": 3.0, "imd_quintile=1": 1.4}),
+        "no_deprivation": Model({"age_sex=M:85+": 3.0}),
+    }
+    tables = need_tables_from_models(cells, models, practices)
+    result = allocation_sensitivity(
+        tables, practices, AllocationParams(policy="top_up_to_average", budget_gbp=2_000)
+    )
+    changes = result.changes.set_index("alternative")
+    assert changes.loc["main", "n_category_changed"] == 0
+    assert changes.loc["same", "total_abs_change_gbp"] == 0
+    # Without the deprivation ratio practice A (quintile 1) needs less, so it looks better
+    # funded: its category must rise.
+    wide = result.allocations.set_index("practice_code")
+    assert wide.loc["A", "category__no_deprivation"] > wide.loc["A", "category__main"]
+    assert changes.loc["no_deprivation", "n_category_changed"] >= 1
+    assert result.baseline == "main"
+    with pytest.raises(ValueError, match="baseline"):
+        allocation_sensitivity(tables, practices, AllocationParams(), baseline="nope")
+
+
+def test_figures_draw(icb):
+    cells, practices, predict = icb
+    result = _result(icb, policy="top_up_to_average", budget_gbp=1_000)
+    table = allocation_table(result)
+    table[["need_index_low", "need_index_high"]] = [0.9, 1.1]
+    assert isinstance(funding_by_deprivation_figure(table), Figure)
+    assert isinstance(need_index_interval_figure(table), Figure)
+    decomposition = decompose_need_index(cells, predict, practices)
+    figure = decomposition_figure(decomposition)
+    assert len(figure.axes[0].patches) == 4 * 4  # four factors × four practices
+
+
+def test_category_table(icb):
+    result = _result(icb, policy="top_up_to_average", budget_gbp=1_000)
+    categories = category_table(result.table)
+    assert categories["category"].tolist() == [1, 2, 3, 4]
+    assert categories["practices"].sum() == 4
+    assert categories["eligible_practices"].tolist()[2:] == [0, 0]
+    assert categories["allocation_gbp"].sum() == pytest.approx(1_000)
+    assert (categories["funding_ratio_min"].diff().dropna() > 0).all()
+
+
+def test_uncertain_eligibility_table(icb):
+    table = allocation_table(_result(icb, policy="top_up_to_average", budget_gbp=1_000))
+    assert uncertain_eligibility_table(table).empty  # no bootstrap: no column values
+    table["p_eligible"] = [0.05, 0.5, 0.89, 0.95]
+    shown = uncertain_eligibility_table(table)
+    assert shown["practice_code"].tolist() == ["C", "B"]
+    assert "p_eligible" in shown.columns and "registered_list" not in shown.columns
+
+
+def test_model_sensitivity_table_with_the_project_model():
+    from _model_sim import simulate
+
+    from pcfm.allocation.sensitivity import model_sensitivity_table
+    from pcfm.params.model import ModelParams
+
+    cells = simulate(8, n_patients=4_000, n_practices=10).cells
+    registered = cells.groupby("practice_code")["patients"].sum()
+    practices = pd.DataFrame(
+        {
+            "practice_code": registered.index,
+            "registered_list": registered.to_numpy(),
+            "current_funding_gbp": registered.to_numpy() * np.linspace(120, 180, 10),
+        }
+    )
+    table = model_sensitivity_table(
+        cells,
+        practices,
+        ModelParams(covariates=["age_sex", "deprivation"]),
+        AllocationParams(policy="top_up_to_average", budget_gbp=10_000),
+    )
+    first = table.iloc[0]
+    assert first["alternative"] == "as specified"
+    assert first["n_category_changed"] == 0 and first["total_abs_change_gbp"] == 0
+    assert len(table) >= 3
+    fitted = table[table.get("not_fitted", pd.Series(index=table.index)).isna()]
+    assert (fitted["allocated_gbp"] == 10_000).all()
+
+
+def test_need_tables_from_prediction_columns(icb):
+    cells, practices, predict = icb
+    cells = cells.assign(**{"rate: main": predict(cells), "rate: flat": 1.0})
+    tables = need_tables_from_prediction_columns(cells, practices, "rate: ")
+    assert list(tables) == ["main", "flat"]
+    np.testing.assert_allclose(tables["flat"]["need_index"], 1.0)
+    expected = practice_need(cells, predict(cells), practices)
+    pd.testing.assert_frame_equal(tables["main"], expected)

@@ -1,0 +1,178 @@
+"""Statements executed by papermill in parallel, and the output checker gating `pcfm run`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from pcfm.pipeline import run as run_module
+from pcfm.pipeline.run import PipelineError, run_pipeline
+from pcfm.report.check_outputs import Finding
+from pcfm.report.statement import StatementError
+from pcfm.report.statements import execute_statements, statement_markdown_of
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "run"
+    (root / "publishable").mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "practice_code": ["P1", "P2", "P3"],
+            "practice_name": ["First Surgery", "Second Surgery", "Third Surgery"],
+            "registered_list": [1000, 2000, 3000],
+            "need_weighted_list": [1100.0, 2000.0, 2900.0],
+            "need_index": [1.1, 1.0, 0.9667],
+            "current_funding_gbp": [90_000.0, 200_000.0, 300_000.0],
+            "funding_per_nwp_gbp": [81.82, 100.0, 103.45],
+            "category": [1, 2, 3],
+            "eligible": [True, False, False],
+            "allocation_gbp": [1000.0, 0.0, 0.0],
+        }
+    ).to_csv(root / "publishable" / "allocation.csv", index=False)
+    (root / "publishable" / "allocation_summary.json").write_text(
+        json.dumps({"policy": "top_up_to_average", "budget_gbp": 1000.0, "allocated_gbp": 1000.0})
+    )
+    (root / "params.yml").write_text("run_name: t\n")
+    return root
+
+
+def test_every_practice_gets_its_own_executed_statement(run_dir: Path, project_root: Path) -> None:
+    notebook = project_root / "notebooks" / "practice_statement.ipynb"
+    executed = execute_statements(run_dir, notebook, workers=2)
+    assert [p.name for p in executed] == ["P1.ipynb", "P2.ipynb", "P3.ipynb"]
+    texts = [statement_markdown_of(p) for p in executed]
+    assert texts[0].startswith("## First Surgery (P1)") and "£1,000.00" in texts[0]
+    assert texts[2].startswith("## Third Surgery (P3)") and "is not eligible" in texts[2]
+    parameters = nbformat.read(executed[1], as_version=4).metadata["papermill"]["parameters"]
+    assert parameters["practice_code"] == "P2"
+
+
+def test_a_failing_statement_names_the_practice(run_dir: Path, project_root: Path) -> None:
+    notebook = project_root / "notebooks" / "practice_statement.ipynb"
+    with pytest.raises(StatementError, match=r"P9.*not found"):
+        execute_statements(run_dir, notebook, codes=["P9"], workers=1)
+
+
+def _skip_the_heavy_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stage a no-op except the folder, manifest and output check."""
+
+    def fake_input(params, folder):
+        folder.input_data.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"patient_id": ["S00000001"]}).to_parquet(
+            folder.input_data / "patients.parquet"
+        )
+        return folder.input_data
+
+    monkeypatch.setattr(run_module, "prepare_input", fake_input)
+    monkeypatch.setattr(run_module, "execute_notebook", lambda *args: None)
+    monkeypatch.setattr(run_module, "execute_practice_statements", lambda *args: [])
+    monkeypatch.setattr(run_module, "write_workbook", lambda *args: None)
+    monkeypatch.setattr(
+        run_module, "render_report", lambda *args: run_module.RenderResult("none", [], "")
+    )
+
+
+def test_a_leak_fails_the_run_and_keeps_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _skip_the_heavy_stages(monkeypatch)
+    params = tmp_path / "gate.yml"
+    params.write_text("run_name: gate\n")
+    build = tmp_path / "build"
+    good = run_pipeline(params, build_root=build)
+    assert json.loads((good.run_dir / "manifest.json").read_text())["stages"][-1]["stage"] == (
+        "check_outputs"
+    )
+
+    def leaking_render(folder, *args):
+        (folder.report / "index.html").write_text("<p>S00000001</p>")
+        return run_module.RenderResult("none", [], "")
+
+    monkeypatch.setattr(run_module, "render_report", leaking_render)
+    with pytest.raises(PipelineError, match=r"check-outputs found 1 disclosure problem") as error:
+        run_pipeline(params, build_root=build)
+    assert "report/index.html: text, line 1" in str(error.value)
+    assert "S00000001" not in str(error.value)
+    assert not (good.run_dir / "report" / "index.html").exists()  # previous run untouched
+    assert (build / ".gate.failed" / "report" / "index.html").exists()
+    shutil.rmtree(build)
+
+
+def test_check_outputs_lists_at_most_twenty_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    findings = [Finding(f"f{i}.csv", "row 1", "small_count", "count 3") for i in range(25)]
+    monkeypatch.setattr(run_module, "check_run_folder", lambda root: findings)
+    with pytest.raises(PipelineError) as error:
+        run_module.check_outputs(run_module.RunFolder(tmp_path))
+    message = str(error.value)
+    assert "25 disclosure problem(s)" in message and "f19.csv" in message
+    assert "f20.csv" not in message and "and 5 more" in message
+
+
+def test_statements_can_be_switched_off_and_their_kernels_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pcfm.params import params_from_dict
+
+    calls = []
+    monkeypatch.setattr(
+        run_module, "execute_statements", lambda *args, **kwargs: calls.append(kwargs) or []
+    )
+    folder = run_module.RunFolder(tmp_path)
+    off = params_from_dict({"run_name": "t", "report": {"statements": False}})
+    assert run_module.execute_practice_statements(folder, tmp_path, off) == []
+    assert calls == []
+    three = params_from_dict({"run_name": "t", "report": {"statement_kernels": 3}})
+    run_module.execute_practice_statements(folder, tmp_path, three)
+    assert calls == [{"workers": 3}]
+
+
+def test_the_uncertain_range_must_be_ordered() -> None:
+    from pcfm.params import ParameterError, params_from_dict
+
+    with pytest.raises(ParameterError, match="uncertain_low"):
+        params_from_dict({"run_name": "t", "report": {"uncertain_low": 0.9, "uncertain_high": 0.5}})
+
+
+def test_a_kernel_that_dies_starting_is_retried_but_other_errors_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pcfm.report import statements
+
+    monkeypatch.setattr(statements.time, "sleep", lambda seconds: None)
+    calls = []
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+    statements.execute_with_retries(flaky)
+    assert len(calls) == 3
+
+    def broken() -> None:
+        calls.append(1)
+        raise RuntimeError("something else")
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="something else"):
+        statements.execute_with_retries(broken)
+    assert len(calls) == 1
+
+    def dead() -> None:
+        calls.append(1)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    calls.clear()
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        statements.execute_with_retries(dead)
+    assert len(calls) == statements.KERNEL_START_ATTEMPTS
