@@ -86,11 +86,13 @@ def main() -> None:
         f"cells: {len(cells):,}; practices: {len(practices)}; patients: {cells['patients'].sum():,}"
     )
     allocation_params = AllocationParams(policy="top_up_to_average")
-    for covariates in (
-        ["age_sex", "deprivation"],
-        ["age_sex", "deprivation", "morbidity", "newly_registered"],
+    full = ["age_sex", "deprivation", "morbidity", "newly_registered"]
+    for covariates, supply in (
+        (["age_sex", "deprivation"], "none"),
+        (full, "none"),
+        (full, "practice_effects"),
     ):
-        model_params = ModelParams(covariates=covariates)
+        model_params = ModelParams(covariates=covariates, supply_sterilisation=supply)
         rng = np.random.default_rng(0)
         start = time.perf_counter()
         for _ in range(args.baseline_replicates):
@@ -104,8 +106,9 @@ def main() -> None:
         total_s = time.perf_counter() - start
         per_replicate_s = total_s / result.n_replicates
         print(
-            f"covariates {'+'.join(covariates)}: {result.n_replicates} replicates in "
-            f"{total_s:.1f} s ({per_replicate_s * 1000:.0f} ms each; failed refits "
+            f"covariates {'+'.join(covariates)}, supply {supply}: "
+            f"{result.n_replicates} replicates in {total_s:.1f} s "
+            f"({per_replicate_s * 1000:.0f} ms each; failed refits "
             f"{result.n_failed}); baseline {baseline_s * 1000:.0f} ms per replicate; "
             f"speed-up x{baseline_s / per_replicate_s:.1f}; replicates in 60 s: "
             f"{int(60 / per_replicate_s)}"

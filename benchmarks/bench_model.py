@@ -26,16 +26,9 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from pcfm.model import fit_workload_model
-from pcfm.params.model import ModelParams
+from pcfm.params.model import ALL_COVARIATES, ModelParams
 
-COVARIATES = [
-    "age_sex",
-    "deprivation",
-    "morbidity",
-    "newly_registered",
-    "care_home",
-    "interpreter_needed",
-]
+COVARIATES = ALL_COVARIATES
 AGE_BANDS = np.array([*(f"{a}-{a + 4}" for a in range(0, 85, 5)), "85+"])
 LTC_BANDS = np.array(["0", "1", "2", "3", "4+"])
 CELL_COLUMNS = [

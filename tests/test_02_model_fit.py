@@ -12,18 +12,9 @@ from hypothesis import strategies as st
 from scipy.special import xlogy
 
 from pcfm.model import fit_workload_model
-from pcfm.params.model import ModelParams
+from pcfm.params.model import ALL_COVARIATES, ModelParams
 
 pytestmark = pytest.mark.unit
-
-ALL_COVARIATES = [
-    "age_sex",
-    "deprivation",
-    "morbidity",
-    "newly_registered",
-    "care_home",
-    "interpreter_needed",
-]
 
 
 def _dense_statsmodels(cells: pd.DataFrame, model, practice_dummies: bool):

@@ -16,18 +16,10 @@ from pcfm.data.synth import generate_synthetic_icb
 from pcfm.model import fit_workload_model
 from pcfm.model.diagnostics import calibration_by_practice, compare_practice_predictions
 from pcfm.params import params_from_dict
-from pcfm.params.model import ModelParams
+from pcfm.params.model import ALL_COVARIATES, ModelParams
 
 pytestmark = pytest.mark.integration
 
-ALL_COVARIATES = [
-    "age_sex",
-    "deprivation",
-    "morbidity",
-    "newly_registered",
-    "care_home",
-    "interpreter_needed",
-]
 SEEDS = (1, 2, 3)
 
 

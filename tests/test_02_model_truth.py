@@ -7,18 +7,10 @@ import pytest
 from _model_sim import simulate
 
 from pcfm.model import fit_workload_model
-from pcfm.params.model import ModelParams
+from pcfm.params.model import ALL_COVARIATES, ModelParams
 
 pytestmark = pytest.mark.unit
 
-ALL_COVARIATES = [
-    "age_sex",
-    "deprivation",
-    "morbidity",
-    "newly_registered",
-    "care_home",
-    "interpreter_needed",
-]
 SEEDS = range(100, 120)
 
 

@@ -22,20 +22,12 @@ from pcfm.model import fit_workload_model
 from pcfm.need.decomposition import predictor_from_rate_ratios
 from pcfm.need.weights import practice_need
 from pcfm.params.allocation import AllocationParams
+from pcfm.params.model import ALL_COVARIATES as ALL_COVARIATE_NAMES
 from pcfm.params.model import ModelParams
 
 pytestmark = pytest.mark.unit
 
-ALL_COVARIATES = ModelParams(
-    covariates=[
-        "age_sex",
-        "deprivation",
-        "morbidity",
-        "newly_registered",
-        "care_home",
-        "interpreter_needed",
-    ]
-)
+ALL_COVARIATES = ModelParams(covariates=ALL_COVARIATE_NAMES)
 TOP_UP = AllocationParams(policy="top_up_to_average")
 
 

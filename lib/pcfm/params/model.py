@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -11,6 +11,8 @@ from pcfm.params.base import Section
 Covariate = Literal[
     "age_sex", "deprivation", "morbidity", "newly_registered", "care_home", "interpreter_needed"
 ]
+#: Every need characteristic the model can use, in the order of the schema.
+ALL_COVARIATES: list[str] = list(get_args(Covariate))
 
 
 class ModelParams(Section):
