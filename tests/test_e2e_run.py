@@ -69,6 +69,16 @@ def test_run_folder_has_every_part(tiny_run: Path) -> None:
     assert list(tiny_run.parent.glob(".tiny.*.partial")) == []
 
 
+def test_every_figure_cell_shows_an_image(tiny_run: Path) -> None:
+    """Quarto and nbconvert embed a figure only if its cell output is an image."""
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(tiny_run / "notebooks" / name, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and "#| label: fig-" in cell.source:
+                kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+                assert "image/png" in kinds or "text/markdown" in kinds, (name, cell.source[:60])
+
+
 def test_workbook_has_a_sheet_per_table(tiny_run: Path) -> None:
     sheets = pd.ExcelFile(tiny_run / "publishable" / "tables.xlsx").sheet_names
     tables = sorted(p.stem[:31] for p in (tiny_run / "publishable").glob("*.csv"))

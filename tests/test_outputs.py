@@ -51,3 +51,17 @@ def test_figures_are_byte_identical_when_redrawn(tmp_path: Path) -> None:
     time.sleep(1.1)
     assert draw() == first
     assert set(first) == {".png", ".svg"}
+
+
+def test_published_figures_get_the_house_style(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from pcfm.report.style import MIN_FONT_PT, smallest_font_pt
+
+    figure = Figure()
+    axes = figure.add_subplot()
+    axes.plot([1, 2], [1, 2])
+    axes.tick_params(labelsize=5)
+    Outputs(RunFolder(tmp_path), DisclosureParams()).publish_figure(figure, "small")
+    assert smallest_font_pt(figure) >= MIN_FONT_PT
+    assert not axes.spines["top"].get_visible()

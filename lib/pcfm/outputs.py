@@ -23,6 +23,7 @@ import pandas as pd
 from pcfm.disclosure import apply_disclosure_control
 from pcfm.params.disclosure import DisclosureParams
 from pcfm.pipeline.folder import RunFolder
+from pcfm.report.style import style_figure
 
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.hashsalt"] = "pcfm"  # stable ids inside SVG files
@@ -65,7 +66,12 @@ class Outputs:
         path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     def publish_figure(self, figure: Any, name: str) -> None:
-        """Write a matplotlib figure as ``figures/<name>.png`` and ``.svg``, without dates."""
+        """Write a matplotlib figure as ``figures/<name>.png`` and ``.svg``, without dates.
+
+        Every published figure gets the house style here (`pcfm.report.style`), so the
+        stages' figures and the report's look alike.
+        """
+        style_figure(figure)
         self.folder.figures.mkdir(parents=True, exist_ok=True)
         figure.savefig(self.folder.figures / f"{name}.png", dpi=150, metadata={"Software": None})
         figure.savefig(self.folder.figures / f"{name}.svg", metadata={"Date": None})
