@@ -28,8 +28,10 @@ from pcfm.data.read import (
 )
 from pcfm.params import Params
 from pcfm.params.data import DataParams
+from pcfm.params.model import ModelParams
 
 __all__ = [
+    "ACG_BANDS",
     "AGE_BANDS",
     "CELL_KEYS",
     "CMS_BANDS",
@@ -47,7 +49,10 @@ AGE_BANDS = (*(f"{low}-{low + 4}" for low in range(0, 85, 5)), "85+")
 LTC_BANDS = ("0", "1", "2", "3", "4+")
 #: Bands of the Cambridge Multimorbidity Score: 0 exactly, (0,1], (1,2], (2,3], over 3.
 CMS_BANDS = ("0", "0-1", "1-2", "2-3", "3+")
-#: Covariate columns of every cell, in sort order (cms_band only when condition flags exist).
+#: Bands of the ACG resource utilisation band (RUB), as strings.
+ACG_BANDS = ("0", "1", "2", "3", "4", "5")
+#: Covariate columns of every cell, in sort order (cms_band only when condition flags exist,
+#: acg_band only when the patients table has acg_rub).
 CELL_KEYS = (
     "practice_code",
     "sex",
@@ -57,6 +62,7 @@ CELL_KEYS = (
     "imd_decile",
     "ltc_band",
     "cms_band",
+    "acg_band",
     "newly_registered",
     "care_home",
     "interpreter_needed",
@@ -164,7 +170,7 @@ def _workload_sql(activity: SourceTable, data: DataParams) -> str:
     return f"CASE staff_type {cases} ELSE error({unweighted}) END"
 
 
-def _cells_sql(folder: DataFolder, data: DataParams) -> str:
+def _cells_sql(folder: DataFolder, data: DataParams, model: ModelParams) -> str:
     patients = folder.table("patients")
     activity = folder.table("activity")
     from_clause, decile, quintile, _ = patient_deprivation_sql(folder)
@@ -185,11 +191,18 @@ def _cells_sql(folder: DataFolder, data: DataParams) -> str:
         else ""
     )
     cms_key = "cms_band," if conditions else ""
+    has_acg = patients.has("acg_rub")
+    acg_source = "p.acg_rub" if has_acg else "NULL"
+    acg_band = "CAST(CAST(r.acg_rub AS BIGINT) AS VARCHAR) AS acg_band," if has_acg else ""
+    cms_key += " acg_band," if has_acg else ""
+    # Single years of age only when the model fits an age spline: band cells are unchanged.
+    age_key = "age," if model.age_form == "spline" else ""
+    age_column = "r.age," if age_key else ""
     sql = f"""
     WITH base AS (
         SELECT CAST(p.patient_id AS VARCHAR) AS patient_id, p.practice_code, p.age, p.sex,
                p.days_registered, p.newly_registered, p.care_home, p.interpreter_needed,
-               p.ltc_count, {cms_score} AS cms_hundredths,
+               p.ltc_count, {cms_score} AS cms_hundredths, {acg_source} AS acg_rub,
                {decile} AS imd_decile, {quintile} AS imd_quintile
         FROM {from_clause}
     ),
@@ -208,7 +221,7 @@ def _cells_sql(folder: DataFolder, data: DataParams) -> str:
         FROM activity GROUP BY 1
     ),
     labelled AS (
-        SELECT r.practice_code, r.sex,
+        SELECT r.practice_code, r.sex, {age_column}
                least(r.age // 5, 17) AS age_order,
                CASE WHEN r.age >= 85 THEN '85+'
                     ELSE CAST(r.age // 5 * 5 AS VARCHAR) || '-'
@@ -218,20 +231,21 @@ def _cells_sql(folder: DataFolder, data: DataParams) -> str:
                CASE WHEN r.ltc_count >= 4 THEN '4+' ELSE CAST(r.ltc_count AS VARCHAR) END
                    AS ltc_band,
                {cms_band}
+               {acg_band}
                r.newly_registered, r.care_home, r.interpreter_needed,
                r.days_registered, COALESCE(w.workload, 0) AS workload
         FROM resolved AS r LEFT JOIN workload_per_patient AS w USING (patient_id)
     )
-    SELECT practice_code, age_band, sex, sex || ':' || age_band AS age_sex,
+    SELECT practice_code, age_band, {age_key} sex, sex || ':' || age_band AS age_sex,
            imd_quintile, imd_decile, ltc_band, {cms_key}
            newly_registered, care_home, interpreter_needed,
            CAST(SUM(workload) AS DOUBLE) AS workload,
            CAST(SUM(days_registered) AS DOUBLE) / {int(data.days_in_year)} AS exposure,
            CAST(COUNT(*) AS BIGINT) AS patients
     FROM labelled
-    GROUP BY practice_code, sex, age_order, age_band, imd_quintile, imd_decile, ltc_band,
+    GROUP BY practice_code, sex, age_order, age_band, {age_key} imd_quintile, imd_decile, ltc_band,
              {cms_key} newly_registered, care_home, interpreter_needed
-    ORDER BY practice_code, sex, age_order, imd_quintile, imd_decile, ltc_band, {cms_key}
+    ORDER BY practice_code, sex, age_order, {age_key} imd_quintile, imd_decile, ltc_band, {cms_key}
              newly_registered, care_home, interpreter_needed
     """
     return sql
@@ -246,12 +260,16 @@ def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
     Args:
         data_dir: Folder with the data-contract tables.
         params: Run parameters; ``params.data`` sets the workload measure, staff weights,
-            days in the year and the rule for unknown areas.
+            days in the year and the rule for unknown areas; ``params.model.age_form`` whether
+            cells keep single years of age.
 
     Returns:
         One row per practice and covariate combination with columns ``practice_code``,
-        ``age_band``, ``sex``, ``age_sex``, ``imd_quintile``, ``imd_decile``, ``ltc_band``,
+        ``age_band``, ``age`` (single years, only when ``params.model.age_form`` is
+        ``spline``), ``sex``, ``age_sex``, ``imd_quintile``, ``imd_decile``, ``ltc_band``,
         ``cms_band`` (only when the patients table has the Cambridge condition flags),
+        ``acg_band`` (ACG resource utilisation band '0'..'5', only when the patients table
+        has ``acg_rub``),
         ``newly_registered``, ``care_home``, ``interpreter_needed``, ``workload``,
         ``exposure`` (person-years) and ``patients``; sorted by practice, sex, age band and
         the other covariates. Patients with no activity count with workload 0.
@@ -277,7 +295,7 @@ def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
         measure_problem = workload_measure_problem(folder.table("activity"), data.workload_measure)
         if measure_problem is not None:
             raise DataValidationError([measure_problem], data_dir)
-        sql = _cells_sql(folder, data)
+        sql = _cells_sql(folder, data, params.model)
         try:
             cells = folder.connection.execute(sql).df()
         except duckdb.Error as error:

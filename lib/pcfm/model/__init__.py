@@ -12,13 +12,19 @@ from pcfm.model.alternatives import (
     fit_alternatives,
 )
 from pcfm.model.errors import CellsError, ModelSpecificationError
-from pcfm.model.workload import COEFFICIENT_COLUMNS, WorkloadModel, fit_workload_model
+from pcfm.model.workload import (
+    COEFFICIENT_COLUMNS,
+    WorkloadModel,
+    age_sex_curve,
+    fit_workload_model,
+)
 
 __all__ = [
     "COEFFICIENT_COLUMNS",
     "CellsError",
     "ModelSpecificationError",
     "WorkloadModel",
+    "age_sex_curve",
     "compare_coefficients",
     "compare_need_indices",
     "fit_alternatives",

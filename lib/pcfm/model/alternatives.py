@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pcfm.model.terms import EXPOSURE, PRACTICE, covariate_specs
+from pcfm.model.terms import EXPOSURE, PRACTICE, covariate_specs, uses_age_spline
 from pcfm.model.workload import WorkloadModel, fit_workload_model
 from pcfm.params.model import ModelParams
 
@@ -32,7 +32,7 @@ def alternative_specifications(
 
     Alternatives (only those that differ from the specification and whose cells columns exist):
     the other family; the other supply-sterilisation setting; IMD decile instead of quintile
-    (or the reverse); the other morbidity measure;
+    (or the reverse); the other morbidity measure (and the ACG band when the cells hold it);
     morbidity dropped (if in the model) or added (if not); age and sex additive instead of
     interacted (or the reverse); age-sex only.
     """
@@ -62,6 +62,8 @@ def alternative_specifications(
             "cambridge_score" if model_params.morbidity_measure == "ltc_count" else "ltc_count"
         )
         add(f"morbidity: {other_measure}", morbidity_measure=other_measure)
+        if columns is not None and "acg_band" in columns:
+            add("morbidity: acg_band", morbidity_measure="acg_band")
         add("without morbidity", covariates=[c for c in covariates if c != "morbidity"])
     else:
         add(
@@ -78,6 +80,8 @@ def alternative_specifications(
 
 def _columns_available(model_params: ModelParams, columns: set[str]) -> bool:
     """Whether the cells hold (or can derive) every column the specification needs."""
+    if uses_age_spline(model_params) and "age" not in columns:
+        return False
     for spec in covariate_specs(model_params):
         if spec.column in columns:
             continue

@@ -11,15 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import patsy
 import scipy.sparse as sp
 
 from pcfm.model.errors import CellsError, ModelSpecificationError, first_values
 from pcfm.params.model import ModelParams
 
 __all__ = [
+    "ACG_BANDS",
     "AGE_BANDS",
+    "AGE_SPLINE_REFERENCE",
     "CMS_BANDS",
     "LTC_BANDS",
+    "AgeSpline",
     "CovariateSpec",
     "DesignEncoder",
     "covariate_specs",
@@ -34,8 +38,14 @@ SEXES: tuple[str, ...] = ("F", "M")
 AGE_SEX_LEVELS: tuple[str, ...] = tuple(f"{sex}:{band}" for sex in SEXES for band in AGE_BANDS)
 LTC_BANDS: tuple[str, ...] = ("0", "1", "2", "3", "4+")
 CMS_BANDS: tuple[str, ...] = ("0", "0-1", "1-2", "2-3", "3+")
+ACG_BANDS: tuple[str, ...] = ("0", "1", "2", "3", "4", "5")
 FLAG_LEVELS: tuple[str, ...] = ("0", "1")
 
+#: Single-year age range of the data contract: the boundary knots of the age spline.
+AGE_MIN, AGE_MAX = 0, 115
+#: Age at which the age spline is zero: the reference of the age-sex curve is F aged 32.
+AGE_SPLINE_REFERENCE = 32
+AGE = "age"
 WORKLOAD = "workload"
 EXPOSURE = "exposure"
 PRACTICE = "practice_code"
@@ -66,7 +76,10 @@ def covariate_specs(model_params: ModelParams) -> list[CovariateSpec]:
     """The covariates named in the parameters, mapped to cells columns and reference levels."""
     specs: list[CovariateSpec] = []
     for covariate in model_params.covariates:
-        if covariate == "age_sex" and model_params.age_sex_form == "additive":
+        if covariate == "age_sex" and model_params.age_form == "spline":
+            # Age enters through the spline (AgeSpline); sex as a level against F.
+            specs.append(CovariateSpec("sex", SEXES, "F"))
+        elif covariate == "age_sex" and model_params.age_sex_form == "additive":
             specs.append(CovariateSpec("age_band", AGE_BANDS, "30-34"))
             specs.append(CovariateSpec("sex", SEXES, "F"))
         elif covariate == "age_sex":
@@ -81,6 +94,8 @@ def covariate_specs(model_params: ModelParams) -> list[CovariateSpec]:
         elif covariate == "morbidity":
             if model_params.morbidity_measure == "ltc_count":
                 specs.append(CovariateSpec("ltc_band", _ltc_levels(model_params.ltc_cap), "0"))
+            elif model_params.morbidity_measure == "acg_band":
+                specs.append(CovariateSpec("acg_band", ACG_BANDS, "0", numeric_codes=True))
             else:
                 specs.append(CovariateSpec("cms_band", CMS_BANDS, "0"))
         else:
@@ -163,11 +178,18 @@ def prepare_cells(
     Raises:
         CellsError: a column is missing, or holds missing, negative or unknown values, naming
             the column, the number of rows and the first offending values.
+        ModelSpecificationError: the model asks for the ACG band but the cells have none.
     """
     if not isinstance(cells, pd.DataFrame):
         raise CellsError(f"cells: expected a pandas DataFrame, got {type(cells).__name__}")
     specs = covariate_specs(model_params)
     table = _with_age_sex_columns(cells, {spec.column for spec in specs})
+    if any(spec.column == "acg_band" for spec in specs) and "acg_band" not in table.columns:
+        raise ModelSpecificationError(
+            "model.morbidity_measure is 'acg_band' but the cells have no acg_band column: the "
+            "patients table has no acg_rub (ACG resource utilisation band); supply acg_rub or "
+            "choose morbidity_measure 'ltc_count' or 'cambridge_score'"
+        )
     outcome_columns = [PRACTICE, WORKLOAD, EXPOSURE] if outcome else []
     needed = [*outcome_columns, *(spec.column for spec in specs)]
     missing = [column for column in needed if column not in table.columns]
@@ -195,7 +217,104 @@ def prepare_cells(
         prepared[column] = numbers
     for spec in specs:
         prepared[spec.column] = _normalise_levels(table[spec.column], spec, model_params.ltc_cap)
+    if uses_age_spline(model_params):
+        prepared[AGE] = _single_year_age(table)
     return prepared.reset_index(drop=True)
+
+
+def uses_age_spline(model_params: ModelParams) -> bool:
+    """Whether the model fits age as a spline of single years."""
+    return "age_sex" in model_params.covariates and model_params.age_form == "spline"
+
+
+def _single_year_age(table: pd.DataFrame) -> np.ndarray:
+    if AGE not in table.columns:
+        raise CellsError(
+            "cells: missing column age (single years) needed by model.age_form 'spline'; "
+            "build the cells with the same parameters (age_form: spline)"
+        )
+    numbers = pd.to_numeric(table[AGE], errors="coerce").astype(float)
+    bad = ~np.isfinite(numbers) | (numbers < AGE_MIN) | (numbers > AGE_MAX) | (numbers % 1 != 0)
+    if bad.any():
+        raise _fail(
+            AGE, f"are not whole years {AGE_MIN}-{AGE_MAX}", table.loc[bad, AGE], len(table)
+        )
+    return numbers.to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class AgeSpline:
+    """Cubic B-spline of single-year age, zero at age 32, by sex or common to both sexes.
+
+    The knots are fixed when the model is fitted (interior knots at person-year-weighted
+    quantiles of age, boundary knots 0 and 115) and stored, so prediction uses the same basis.
+
+    Attributes:
+        knots: Interior knots (years).
+        by_sex: One curve per sex (terms ``age_spline:F:k`` and ``age_spline:M:k``) or one
+            curve for both (``age_spline:all:k``).
+    """
+
+    knots: tuple[float, ...]
+    by_sex: bool
+
+    @classmethod
+    def from_cells(cls, prepared: pd.DataFrame, model_params: ModelParams) -> AgeSpline:
+        """Place ``age_spline_df − 3`` interior knots at quantiles of age weighted by exposure."""
+        n_inner = model_params.age_spline_df - 3
+        knots: tuple[float, ...] = ()
+        if n_inner > 0:
+            age = prepared[AGE].to_numpy(dtype=float)
+            weight = (
+                prepared[EXPOSURE].to_numpy(dtype=float)
+                if EXPOSURE in prepared
+                else np.ones(len(age))
+            )
+            order = np.argsort(age, kind="stable")
+            cumulative = np.cumsum(weight[order]) / weight.sum()
+            probs = np.arange(1, n_inner + 1) / (n_inner + 1)
+            points = age[order][np.searchsorted(cumulative, probs)]
+            knots = tuple(float(k) for k in np.unique(points) if AGE_MIN < k < AGE_MAX)
+        return cls(knots, model_params.age_sex_form == "interacted")
+
+    @property
+    def n_basis(self) -> int:
+        """Basis columns per curve."""
+        return len(self.knots) + 3
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The curves: one per sex, or ``all``."""
+        return SEXES if self.by_sex else ("all",)
+
+    @property
+    def term_names(self) -> list[str]:
+        """Terms ``age_spline:<sex>:<k>`` (k from 1), curve by curve."""
+        return [f"age_spline:{g}:{k}" for g in self.groups for k in range(1, self.n_basis + 1)]
+
+    def basis(self, age: np.ndarray) -> np.ndarray:
+        """The B-spline basis of ``age`` minus its value at the reference age 32."""
+        age = np.asarray(age, dtype=float)
+        points = np.concatenate([age, [float(AGE_SPLINE_REFERENCE)]])
+        full = np.asarray(
+            patsy.bs(
+                points,
+                knots=list(self.knots) or None,
+                degree=3,
+                include_intercept=False,
+                lower_bound=AGE_MIN,
+                upper_bound=AGE_MAX,
+            )
+        )
+        return full[:-1] - full[-1]
+
+    def matrix(self, prepared: pd.DataFrame) -> np.ndarray:
+        """The spline columns of prepared cells (by sex: zero for the other sex's curve)."""
+        basis = self.basis(prepared[AGE].to_numpy(dtype=float))
+        if not self.by_sex:
+            return basis
+        sex = prepared["sex"].to_numpy()
+        return np.hstack([basis * (sex == s)[:, None] for s in SEXES])
 
 
 @dataclass(frozen=True)
@@ -204,10 +323,18 @@ class DesignEncoder:
 
     specs: tuple[CovariateSpec, ...]
     levels: tuple[tuple[str, ...], ...]
+    age_spline: AgeSpline | None = None
 
     @classmethod
-    def from_cells(cls, prepared: pd.DataFrame, specs: list[CovariateSpec]) -> DesignEncoder:
+    def from_cells(
+        cls,
+        prepared: pd.DataFrame,
+        specs: list[CovariateSpec],
+        age_spline: AgeSpline | None = None,
+    ) -> DesignEncoder:
         """Learn the levels present in the (prepared) fitting cells.
+
+        The age spline's columns, if any, follow the dummy columns.
 
         Raises:
             ModelSpecificationError: a covariate has a single level, or its reference level is
@@ -228,25 +355,34 @@ class DesignEncoder:
                     "are defined against it"
                 )
             levels.append(tuple(lv for lv in spec.levels if lv in present and lv != spec.reference))
-        return cls(tuple(specs), tuple(levels))
+        return cls(tuple(specs), tuple(levels), age_spline)
+
+    @property
+    def n_dummy(self) -> int:
+        """Number of dummy (level) columns; the spline columns, if any, come after them."""
+        return sum(len(levels) for levels in self.levels)
 
     @property
     def term_names(self) -> list[str]:
         """Term names ``covariate=level``, in column order of the design matrix."""
-        return [
+        names = [
             f"{spec.column}={level}"
             for spec, levels in zip(self.specs, self.levels, strict=True)
             for level in levels
         ]
+        return names + (self.age_spline.term_names if self.age_spline else [])
 
     @property
     def term_covariates(self) -> list[str]:
         """The covariate (cells column) of each term, in column order."""
-        return [
+        columns = [
             spec.column
             for spec, levels in zip(self.specs, self.levels, strict=True)
             for _ in levels
         ]
+        return columns + (
+            ["age_spline"] * len(self.age_spline.term_names) if self.age_spline else []
+        )
 
     def matrix(self, prepared: pd.DataFrame) -> np.ndarray:
         """The dense dummy matrix of prepared cells (reference levels are all-zero rows)."""
@@ -286,4 +422,8 @@ class DesignEncoder:
             offset += len(levels)
         rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
         columns = np.concatenate(column_parts) if column_parts else np.zeros(0, dtype=np.int64)
-        return sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(n_rows, offset))
+        dummies = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(n_rows, offset))
+        if self.age_spline is None:
+            return dummies
+        spline = sp.csr_matrix(self.age_spline.matrix(prepared))
+        return sp.hstack([dummies, spline], format="csr")

@@ -36,16 +36,19 @@ from pcfm.model.irls import (
     within_information,
 )
 from pcfm.model.terms import (
+    AGE_SPLINE_REFERENCE,
     EXPOSURE,
     PRACTICE,
     WORKLOAD,
+    AgeSpline,
     DesignEncoder,
     covariate_specs,
     prepare_cells,
+    uses_age_spline,
 )
 from pcfm.params.model import ModelParams
 
-__all__ = ["COEFFICIENT_COLUMNS", "WorkloadModel", "fit_workload_model"]
+__all__ = ["COEFFICIENT_COLUMNS", "WorkloadModel", "age_sex_curve", "fit_workload_model"]
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +148,10 @@ def _check_estimable(prepared: pd.DataFrame, design: sp.csr_matrix, encoder: Des
             f"all {len(workload)} cells have zero workload: the model cannot be estimated "
             "(check the activity table and the workload measure)"
         )
-    level_workload = design.T @ workload
+    # Only the 0/1 level columns: the spline columns are continuous and may be negative.
+    level_workload = design[:, : encoder.n_dummy].T @ workload
     empty = [
-        term for term, total in zip(encoder.term_names, level_workload, strict=True) if total <= 0
+        term for term, total in zip(encoder.term_names, level_workload, strict=False) if total <= 0
     ]
     if empty:
         raise ModelSpecificationError(
@@ -176,7 +180,7 @@ def _check_identifiable(
     if design.shape[1] == 0:
         return
     information = within_information(design, exposure, groups)
-    raw = np.asarray(design.T @ exposure).ravel()
+    raw = np.abs(np.asarray(design.T @ exposure).ravel())
     variation = np.diag(information)
     if absorbed:
         constant = [t for t, v, r in zip(terms, variation, raw, strict=True) if v <= 1e-10 * r]
@@ -264,7 +268,10 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         if practices_dropped and len(practices_dropped) < len(totals):
             prepared = prepared[~prepared[PRACTICE].isin(practices_dropped)].reset_index(drop=True)
     specs = covariate_specs(model_params)
-    encoder = DesignEncoder.from_cells(prepared, specs)
+    age_spline = (
+        AgeSpline.from_cells(prepared, model_params) if uses_age_spline(model_params) else None
+    )
+    encoder = DesignEncoder.from_cells(prepared, specs, age_spline)
     design = encoder.sparse_matrix(prepared)
     _check_estimable(prepared, design, encoder)
 
@@ -388,3 +395,46 @@ def _practice_effects(
             "supply_ratio": np.exp(fit.group_effects - log_reference),
         }
     )
+
+
+def age_sex_curve(model: WorkloadModel, ages: np.ndarray | None = None) -> pd.DataFrame:
+    """The fitted age-sex rate-ratio curve against women aged 32, for the report.
+
+    Every other covariate is held at its reference level, so the curve is the model's age-sex
+    effect alone: with ``age_form: spline`` the smooth curve of single years, with bands a step
+    function (each age gets its band's rate ratio).
+
+    Args:
+        model: A model with ``age_sex`` among its covariates.
+        ages: Whole years of age to evaluate (default 0 to 100).
+
+    Returns:
+        Columns ``sex``, ``age`` and ``rate_ratio`` (1 for F aged 32), women first.
+
+    Raises:
+        ModelSpecificationError: the model has no age-sex covariate.
+    """
+    if "age_sex" not in model.model_params.covariates:
+        raise ModelSpecificationError("the model has no age_sex covariate, so no age-sex curve")
+    ages = np.arange(0, 101) if ages is None else np.asarray(ages, dtype=int)
+    grid = pd.DataFrame(
+        {
+            "sex": np.repeat(["F", "M"], len(ages)),
+            "age": np.tile(ages, 2),
+        }
+    )
+    grid["age_band"] = np.where(
+        grid["age"] >= 85,
+        "85+",
+        (grid["age"] // 5 * 5).astype(str) + "-" + (grid["age"] // 5 * 5 + 4).astype(str),
+    )
+    grid["age_sex"] = grid["sex"] + ":" + grid["age_band"]
+    reference = pd.DataFrame({"sex": ["F"], "age": [AGE_SPLINE_REFERENCE]})
+    reference["age_band"] = "30-34"
+    reference["age_sex"] = "F:30-34"
+    for spec in model.encoder.specs:
+        if spec.column not in grid:
+            grid[spec.column] = spec.reference
+            reference[spec.column] = spec.reference
+    rate = model.predict_rate(grid) / model.predict_rate(reference)[0]
+    return grid[["sex", "age"]].assign(rate_ratio=rate)

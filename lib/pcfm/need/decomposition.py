@@ -25,9 +25,9 @@ from pcfm.need.weights import practice_need
 
 #: Factor groups and the reference value each cells column is set to when the factor is off.
 FACTOR_REFERENCES: dict[str, dict[str, object]] = {
-    "age_sex": {"age_sex": "F:30-34", "age_band": "30-34", "sex": "F"},
+    "age_sex": {"age_sex": "F:30-34", "age_band": "30-34", "sex": "F", "age": 32},
     "deprivation": {"imd_quintile": 5, "imd_decile": 10},
-    "morbidity": {"ltc_band": "0", "cms_band": "0"},
+    "morbidity": {"ltc_band": "0", "cms_band": "0", "acg_band": "0"},
     "other": {"newly_registered": 0, "care_home": 0, "interpreter_needed": 0},
 }
 

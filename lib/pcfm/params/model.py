@@ -24,8 +24,8 @@ class ModelParams(Section):
             "Need characteristics in the model, each a set of rate ratios against a stated "
             "reference level: age_sex (5-year age band by sex, fully interacted; reference "
             "F:30-34), deprivation (IMD band of the patient's area; reference the least deprived "
-            "band), morbidity (see morbidity_measure; reference no conditions), newly_registered, "
-            "care_home, interpreter_needed (0/1 flags; reference 0)."
+            "band), morbidity (see morbidity_measure; reference no conditions or ACG band 0), "
+            "newly_registered, care_home, interpreter_needed (0/1 flags; reference 0)."
         ),
         min_length=1,
     )
@@ -38,6 +38,28 @@ class ModelParams(Section):
             "30-34, and sex=M, reference F), i.e. the same age curve for both sexes."
         ),
     )
+    age_form: Literal["bands", "spline"] = Field(
+        "bands",
+        description=(
+            "How age enters when age_sex is a covariate: 'bands' gives each 5-year age band its "
+            "own rate ratio (see age_sex_form); 'spline' uses single years of age (0-115) through "
+            "a cubic B-spline with age_spline_df degrees of freedom, knots at quantiles of the "
+            "data's age, by sex when age_sex_form is 'interacted' (terms age_spline:F:1, …, "
+            "age_spline:M:1, …, and sex=M; one curve, age_spline:all:k, when 'additive'); the "
+            "reference is F aged 32, and the report shows the fitted age-sex curve, not the "
+            "spline coefficients, as rate ratios."
+        ),
+    )
+    age_spline_df: int = Field(
+        6,
+        ge=3,
+        le=12,
+        description=(
+            "Degrees of freedom (basis columns per sex) of the age spline when age_form is "
+            "'spline': a cubic B-spline with age_spline_df − 3 interior knots at equally spaced "
+            "person-year-weighted quantiles of age, boundary knots 0 and 115."
+        ),
+    )
     deprivation_band: Literal["quintile", "decile"] = Field(
         "quintile",
         description=(
@@ -45,12 +67,14 @@ class ModelParams(Section):
             "(reference 10); 1 = most deprived."
         ),
     )
-    morbidity_measure: Literal["ltc_count", "cambridge_score"] = Field(
+    morbidity_measure: Literal["ltc_count", "cambridge_score", "acg_band"] = Field(
         "ltc_count",
         description=(
             "How morbidity enters when it is a covariate: 'ltc_count' is the count of long-term "
             "conditions capped at ltc_cap (bands 0, 1, …, cap+); 'cambridge_score' is the band of "
-            "the Cambridge Multimorbidity Score (Payne et al. 2020): 0, (0,1], (1,2], (2,3], >3."
+            "the Cambridge Multimorbidity Score (Payne et al. 2020): 0, (0,1], (1,2], (2,3], >3; "
+            "'acg_band' is the Johns Hopkins ACG resource utilisation band 0-5 (terms "
+            "acg_band=5, reference 0), available only when the patients table has acg_rub."
         ),
     )
     ltc_cap: int = Field(

@@ -10,6 +10,7 @@ files hold a small count or a patient identifier fails.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -82,6 +83,11 @@ def prepare_input(params: Params, folder: RunFolder) -> Path:
             "how to make the LLR-public input with `pcfm synth --from-public`)"
         )
     return data_dir
+
+
+#: The kernels run linear algebra on one thread: multi-threaded BLAS sums in a different
+#: order from run to run, which would change the last digits of published numbers.
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
@@ -168,6 +174,8 @@ def run_pipeline(
     """
     params_path = Path(params_path)
     params = load_params(params_path).with_absolute_paths()
+    for variable, value in SINGLE_THREADED.items():  # inherited by every kernel started below
+        os.environ[variable] = value
     build_root = Path(build_root)
     build_root.mkdir(parents=True, exist_ok=True)
     final = build_root / params.run_name
