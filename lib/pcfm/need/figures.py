@@ -42,3 +42,17 @@ def decomposition_figure(decomposition: pd.DataFrame, max_practices: int = 40) -
     axes.legend(frameon=False, fontsize=7, loc="lower right")
     figure.tight_layout()
     return figure
+
+
+def need_index_figure(need: pd.DataFrame, practices: pd.DataFrame) -> Figure:
+    """Need index of each practice against its IMD score (or list size if IMD is unknown)."""
+    table = need.merge(practices, on="practice_code", suffixes=("", "_practice"))
+    x_column = "imd_score" if "imd_score" in table else "registered_list"
+    figure = Figure(figsize=(6.5, 4))
+    axes = figure.add_subplot()
+    axes.scatter(table[x_column], table["need_index"], color=NHS_BLUE, s=18)
+    axes.axhline(1.0, color=NHS_DARK_GREY, linewidth=0.8)
+    axes.set_xlabel("Practice IMD 2019 score" if x_column == "imd_score" else "Registered list")
+    axes.set_ylabel("Need index (ICB = 1)")
+    figure.tight_layout()
+    return figure

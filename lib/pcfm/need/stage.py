@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from pcfm.model import fit_workload_model
 from pcfm.need.decomposition import decompose_need_index
-from pcfm.need.figures import decomposition_figure
+from pcfm.need.figures import decomposition_figure, need_index_figure
 from pcfm.need.weights import need_weight_tables, practice_need
 from pcfm.pipeline.context import RunContext
 
@@ -36,20 +36,6 @@ class NeedStageResult:
         if factor in self.weight_tables:
             return self.weight_tables[factor]
         return pd.DataFrame({"note": [f"the cells of this run have no {factor} column"]})
-
-
-def need_index_figure(need: pd.DataFrame, practices: pd.DataFrame) -> Figure:
-    """Need index of each practice against its IMD score (or list size if IMD is unknown)."""
-    table = need.merge(practices, on="practice_code", suffixes=("", "_practice"))
-    x_column = "imd_score" if "imd_score" in table else "registered_list"
-    figure = Figure(figsize=(6.5, 4))
-    axes = figure.add_subplot()
-    axes.scatter(table[x_column], table["need_index"], color="#005EB8", s=18)
-    axes.axhline(1.0, color="#425563", linewidth=0.8)
-    axes.set_xlabel("Practice IMD 2019 score" if x_column == "imd_score" else "Registered list")
-    axes.set_ylabel("Need index (ICB = 1)")
-    figure.tight_layout()
-    return figure
 
 
 def run_need_stage(ctx: RunContext) -> NeedStageResult:

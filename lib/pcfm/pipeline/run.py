@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,7 +160,6 @@ def run_pipeline(
     params_path: str | Path,
     build_root: str | Path = "build",
     project_root: Path = PROJECT_ROOT,
-    after_outputs: Callable[[RunFolder], None] | None = None,
 ) -> RunResult:
     """Run every stage for one parameter file and swap the finished run into place.
 
@@ -169,8 +167,6 @@ def run_pipeline(
         params_path: The YAML parameter file.
         build_root: Where ``<run-name>/`` goes.
         project_root: Where the notebooks and the Quarto project are.
-        after_outputs: Called with the run folder once every output is written and checked,
-            before it is swapped into place.
     """
     params_path = Path(params_path)
     params = load_params(params_path).with_absolute_paths()
@@ -212,10 +208,6 @@ def run_pipeline(
         with manifest.stage("check_outputs"):
             check_outputs(folder)
         manifest.write(folder.manifest)
-        if after_outputs is not None:
-            with manifest.stage("after_outputs"):
-                after_outputs(folder)
-            manifest.write(folder.manifest)
     except BaseException as error:
         failed = build_root / f".{params.run_name}.failed"
         if failed.exists():
