@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from pydantic import Field, model_validator
 
 from pcfm.params.base import Section
@@ -21,6 +23,18 @@ class ReportParams(Section):
         "2025-26",
         description="Financial year the allocation is for, e.g. 2025-26.",
         pattern=r"^\d{4}-\d{2}$",
+    )
+    date: datetime.date | None = Field(
+        None,
+        description=(
+            "Date printed on every document (title block, page footer, board paper front "
+            "sheet), e.g. 2025-03-20. When absent, 1 April at the start of financial_year, "
+            "so that a rerun prints the same date."
+        ),
+    )
+    meeting: str = Field(
+        "ICB Board",
+        description="The meeting the board paper goes to, shown on its front sheet.",
     )
     statements: bool = Field(
         True,
@@ -63,3 +77,14 @@ class ReportParams(Section):
                 f"({self.uncertain_high})"
             )
         return self
+
+    @property
+    def document_date(self) -> datetime.date:
+        """The date the documents carry: :attr:`date`, or 1 April of the financial year."""
+        return self.date or datetime.date(int(self.financial_year[:4]), 4, 1)
+
+    @property
+    def date_text(self) -> str:
+        """:attr:`document_date` as printed, e.g. "20 March 2025"."""
+        day = self.document_date
+        return f"{day.day} {day:%B %Y}"

@@ -3,7 +3,8 @@
 Catches, without rendering, each failure seen with a real Quarto (see the developers'
 notes): a chapter listed in `_quarto.yml` that does not exist, no root `index.qmd`, no
 `book.author` when Typst is a format, an embed naming a notebook or cell label that
-does not exist, and a cross-reference with no target.
+does not exist, a cross-reference with no target, and a line that starts with ``(@``
+(pandoc reads it as a numbered-example list item, so the reference on it becomes "(1)").
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ CROSS_REFERENCE = re.compile(r"(?<![\w@/.-])@((?:fig|tbl|sec|eq)-[A-Za-z0-9_-]*[
 SECTION_ID = re.compile(r"^#+ .*\{#(sec-[A-Za-z0-9_-]+)[^}]*\}", re.MULTILINE)
 EQUATION_ID = re.compile(r"\$\$\s*\{#(eq-[A-Za-z0-9_-]+)\}")
 CELL_LABEL = re.compile(r"^#\|\s*label:\s*([A-Za-z0-9_-]+)\s*$", re.MULTILINE)
+#: A line that pandoc reads as a numbered example, ``(@label)``: it eats the reference.
+EXAMPLE_LIST_LINE = re.compile(r"^[ \t>]*\(@", re.MULTILINE)
+
+
+def example_list_lines(text: str) -> list[int]:
+    """Line numbers (from 1) of lines starting with ``(@``: write the reference mid-line."""
+    return [text.count("\n", 0, match.start()) + 1 for match in EXAMPLE_LIST_LINE.finditer(text)]
 
 
 def _chapters(config: dict) -> list[str]:
@@ -68,6 +76,11 @@ def check_quarto_project(root: Path) -> list[str]:
             problems.append(f"_quarto.yml: chapter {chapter} does not exist")
             continue
         text = path.read_text(encoding="utf-8")
+        problems.extend(
+            f"{chapter}:{line}: a line starting with '(@' is a pandoc numbered-example list "
+            "(the reference becomes '(1)'): move the reference off the start of the line"
+            for line in example_list_lines(text)
+        )
         targets.update(SECTION_ID.findall(text))
         targets.update(EQUATION_ID.findall(text))
         references.extend((chapter, ref) for ref in CROSS_REFERENCE.findall(text))

@@ -24,8 +24,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import yaml
@@ -34,6 +37,7 @@ from nbformat import NotebookNode
 
 from pcfm.params.report import ReportParams
 from pcfm.pipeline.folder import RunFolder
+from pcfm.report import house_style
 from pcfm.report.documents import (
     STANDALONE_DOCUMENTS,
     STATEMENTS_DOCUMENT,
@@ -42,7 +46,10 @@ from pcfm.report.documents import (
     read_front_matter,
     set_front_matter,
 )
+from pcfm.report.house_style import DocumentIdentity
+from pcfm.report.markdown import escape_markdown
 from pcfm.report.statements import HTML_PAGE_BREAK, QUARTO_PAGE_BREAK, combine_statements
+from pcfm.report.style import NHS_BLUE
 
 #: Files and folders of the Quarto project, relative to the project root.
 QUARTO_SOURCES = ("_quarto.yml", "index.qmd", "methodology")
@@ -69,6 +76,9 @@ class RenderResult:
     message: str
 
 
+#: Quarto calls run at once: the book and the stand-alone documents render side by side.
+RENDER_WORKERS = 4
+
 #: Executed notebooks that are not chapters of the book, kept out of the staged book.
 NOT_IN_BOOK = ("statements", *(document.notebook for document in STANDALONE_DOCUMENTS))
 
@@ -92,9 +102,16 @@ def statement_notebooks(folder: RunFolder) -> list[Path]:
 
 
 def standalone_notebooks(
-    folder: RunFolder, report: ReportParams, page_break: str
+    folder: RunFolder,
+    report: ReportParams,
+    page_break: str,
+    formats_of: Callable[[Document], dict[str, Any]] | None = None,
 ) -> list[tuple[Document, NotebookNode]]:
-    """Each stand-alone document of the run as a notebook with this run's front matter."""
+    """Each stand-alone document of the run as a notebook with this run's front matter.
+
+    ``formats_of`` gives a document's Quarto formats (the house style's, when Quarto
+    renders); by default those of `pcfm.report.documents.FORMATS`.
+    """
     documents = []
     for document in STANDALONE_DOCUMENTS:
         path = folder.notebooks / document.notebook
@@ -102,12 +119,20 @@ def standalone_notebooks(
             continue
         notebook = nbformat.read(path, as_version=4)
         title = str((read_front_matter(notebook) or {}).get("title") or document.title)
-        set_front_matter(notebook, title, subtitle_of(report), report.author)
+        formats = formats_of(document) if formats_of else None
+        set_front_matter(
+            notebook, title, subtitle_of(report), report.author, report.date_text, formats
+        )
         documents.append((document, notebook))
     statements = statement_notebooks(folder)
     if statements:
         matter = front_matter(
-            STATEMENTS_DOCUMENT.title, subtitle_of(report), report.author, toc=True
+            STATEMENTS_DOCUMENT.title,
+            subtitle_of(report),
+            report.author,
+            toc=True,
+            date=report.date_text,
+            formats=formats_of(STATEMENTS_DOCUMENT) if formats_of else None,
         )
         documents.append((STATEMENTS_DOCUMENT, combine_statements(statements, matter, page_break)))
     return documents
@@ -116,8 +141,8 @@ def standalone_notebooks(
 def stage_quarto_project(folder: RunFolder, project_root: Path, report: ReportParams) -> Path:
     """Copy the Quarto sources and this run's executed notebooks into ``<run>/_quarto``.
 
-    The staged ``_quarto.yml`` carries the run's author and ICB, so the title page
-    describes this run.
+    The staged ``_quarto.yml`` carries the run's author, ICB and date, and the house style
+    (`pcfm.report.house_style`), so the title page and every page describe this run.
     """
     staging = folder.root / "_quarto"
     if staging.exists():
@@ -134,75 +159,108 @@ def stage_quarto_project(folder: RunFolder, project_root: Path, report: ReportPa
     )
     config_path = staging / "_quarto.yml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    config["book"]["author"] = report.author
-    config["book"]["subtitle"] = (
-        f"Methodology and allocation report: {report.icb_name}, {report.financial_year}"
+    book = config["book"]
+    subtitle = f"Methodology and allocation report: {report.icb_name}, {report.financial_year}"
+    book["author"] = escape_markdown(report.author)
+    book["subtitle"] = escape_markdown(subtitle)
+    book["date"] = escape_markdown(report.date_text)
+    identity = DocumentIdentity(report.icb_name, str(book["title"]), report.date_text)
+    formats = config.setdefault("format", {})
+    formats.setdefault("html", {}).update(house_style.html_options(toc=True))
+    formats.setdefault("typst", {}).update(
+        house_style.typst_options(house_style.write_typst_style(staging, identity), None)
     )
+    # the book's Typst template (orange-book) takes its main colour from the brand
+    config["brand"] = {"color": {"primary": NHS_BLUE}}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return staging
+
+
+@dataclass(frozen=True)
+class QuartoJob:
+    """One ``quarto render`` call: what to render, where, and what to call it in errors."""
+
+    name: str
+    folder: Path
+    target: str | None
+
+
+def run_quarto(quarto: str, job: QuartoJob) -> None:
+    """Run one ``quarto render``; a failure becomes a RenderError with Quarto's own words."""
+    environment = {**os.environ, "QUARTO_PYTHON": sys.executable}
+    command = [quarto, "render"] + ([job.target] if job.target else [])
+    done = subprocess.run(
+        command, cwd=job.folder, env=environment, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RenderError(
+            f"quarto render of {job.name} failed (exit {done.returncode}):\n"
+            f"{quarto_errors(done.stderr)}"
+        )
+
+
+def quarto_errors(stderr: str, limit: int = 4000) -> str:
+    """The part of Quarto's error output that says what went wrong: its first errors."""
+    lines = stderr.splitlines()
+    first = next(
+        (i for i, line in enumerate(lines) if "error" in line.lower() or "ERROR" in line), 0
+    )
+    return "\n".join(lines[first:])[:limit]
 
 
 def render_with_quarto(
     quarto: str, folder: RunFolder, project_root: Path, report: ReportParams
 ) -> RenderResult:
-    """``quarto render`` the book from this run's executed notebooks, all formats in one call."""
+    """Render the book and every stand-alone document, each in all formats in one call.
+
+    The Quarto calls run side by side (`RENDER_WORKERS`): each is mostly one process
+    waiting on another (deno, pandoc, Typst), so two cores serve several at once.
+    """
     staging = stage_quarto_project(folder, project_root, report)
-    environment = {**os.environ, "QUARTO_PYTHON": sys.executable}
-    done = subprocess.run(
-        [quarto, "render", str(staging)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RenderError(f"quarto render failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    shutil.rmtree(folder.report)
-    shutil.move(staging / "_book", folder.report)
-    shutil.rmtree(staging)
-    for document, notebook in standalone_notebooks(folder, report, QUARTO_PAGE_BREAK):
-        render_document_with_quarto(quarto, document, notebook, folder.report)
+    with tempfile.TemporaryDirectory(prefix="pcfm-render-") as scratch:
+
+        def styled_formats(document: Document) -> dict[str, Any]:
+            """A folder for the document with its house style files, and its formats."""
+            job_folder = Path(scratch) / document.stem
+            job_folder.mkdir()
+            identity = DocumentIdentity(report.icb_name, document.title, report.date_text)
+            typst = house_style.typst_options(
+                house_style.write_typst_style(job_folder, identity),
+                house_style.write_title_block(job_folder),
+            )
+            return {
+                "html": house_style.html_options(toc=True),
+                "typst": typst,
+                "docx": {"toc": False},
+            }
+
+        jobs = [QuartoJob("the methodology book", staging, None)]
+        for document, notebook in standalone_notebooks(
+            folder, report, QUARTO_PAGE_BREAK, styled_formats
+        ):
+            source = Path(scratch) / document.stem / f"{document.stem}.ipynb"
+            nbformat.write(notebook, source)
+            jobs.append(QuartoJob(document.title, source.parent, source.name))
+        with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
+            for future in [pool.submit(run_quarto, quarto, job) for job in jobs]:
+                future.result()
+        shutil.rmtree(folder.report)
+        shutil.move(staging / "_book", folder.report)
+        shutil.rmtree(staging)
+        for job in jobs[1:]:
+            for produced in sorted(job.folder.iterdir()):
+                if produced.suffix == ".ipynb" or produced.name in house_style.STYLE_FILES:
+                    continue
+                if produced.name.startswith("."):
+                    continue
+                target = folder.report / produced.name
+                if target.exists():
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+                shutil.move(produced, target)
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
     return RenderResult("quarto", documents, f"Quarto rendered {len(documents)} documents.")
-
-
-def render_document_with_quarto(
-    quarto: str, document: Document, notebook: NotebookNode, report_dir: Path
-) -> list[Path]:
-    """Render one stand-alone notebook to every format in its front matter, in one call.
-
-    It is rendered in a temporary folder outside the project, so Quarto does not treat it
-    as part of the book in `_quarto.yml`; the outputs are then moved into ``report_dir``.
-    """
-    with tempfile.TemporaryDirectory(prefix="pcfm-render-") as scratch:
-        source = Path(scratch) / f"{document.stem}.ipynb"
-        nbformat.write(notebook, source)
-        environment = {**os.environ, "QUARTO_PYTHON": sys.executable}
-        done = subprocess.run(
-            [quarto, "render", source.name],
-            cwd=scratch,
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RenderError(
-                f"quarto render of {document.title} failed (exit {done.returncode}):\n"
-                f"{done.stderr[-4000:]}"
-            )
-        written = []
-        for produced in sorted(Path(scratch).iterdir()):
-            if produced.name == source.name or produced.name.startswith("."):
-                continue
-            target = report_dir / produced.name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            shutil.move(produced, target)
-            written.append(target)
-        return written
 
 
 _CELL_OPTION = re.compile(r"^#\|\s*([a-z-]+):\s*(.*)$", re.MULTILINE)
@@ -220,6 +278,8 @@ def cell_options(source: str) -> dict[str, str]:
     return options
 
 
+#: A fenced div's opening or closing line (``::: {.landscape}``, ``:::``): Quarto markup.
+_DIV_FENCE = re.compile(r"^:::+.*$", re.MULTILINE)
 _HEADING_ID = re.compile(r"^(#+ .*?)[ \t]*\{#([A-Za-z0-9_-]+)[^}]*\}[ \t]*$", re.MULTILINE)
 _REFERENCE = re.compile(r"(?<![\w@/.-])@((?:fig|tbl|sec)-[A-Za-z0-9_-]*[A-Za-z0-9])")
 
@@ -253,6 +313,7 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
     names = reference_names(notebook)
 
     def resolve(text: str) -> str:
+        text = _DIV_FENCE.sub("", text).replace(QUARTO_PAGE_BREAK, HTML_PAGE_BREAK)
         text = _HEADING_ID.sub(lambda match: match.group(1), text)
         return _REFERENCE.sub(lambda match: names.get(match.group(1), match.group(0)), text)
 

@@ -28,6 +28,7 @@ from pcfm.report.headline import (
     sensitivity_sentence,
     uncertain_practices,
 )
+from pcfm.report.markdown import escape_markdown
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class BoardPaper:
     """The sections of the board paper: Markdown prose and display tables."""
 
     headline: Headline
+    front_sheet: pd.DataFrame
+    recommendation_box: str
+    executive_summary: str
     purpose: str
     recommendation: str
     cost: str
@@ -54,6 +58,41 @@ def _percent_words(value: float) -> str:
     return f"{abs(value):.1%} {'more' if value >= 0 else 'less'}"
 
 
+def executive_summary(
+    headline: Headline,
+    by_place: pd.DataFrame,
+    uncertain: pd.DataFrame | None,
+    equity: str,
+) -> str:
+    """The paper in four bullets: decision, cost, who gains, equity and certainty."""
+    policy = POLICY_NAMES.get(headline.policy, headline.policy)
+    bullets = [
+        f"**Decision.** Approve £{headline.allocated_gbp:,.2f} for {headline.n_funded} of "
+        f"{headline.n_practices} practices, shared by {policy}.",
+        f"**Cost.** £{headline.allocated_gbp:,.2f} of a £{headline.budget_gbp:,.2f} budget; "
+        f"practice allocations from £{headline.smallest_allocation_gbp:,.2f} to "
+        f"£{headline.largest_allocation_gbp:,.2f}.",
+    ]
+    if "Place" in by_place and len(by_place):
+        shares = ", ".join(
+            f"{escape_markdown(place)} {share}"
+            for place, share in zip(
+                by_place["Place"], by_place["Share of allocation"], strict=True
+            )
+        )
+        bullets.append(f"**Who gains.** Share of the allocation by place: {shares}.")
+    bullets.append(f"**Equity.** {equity.replace(' (see the table below)', '')}")
+    if uncertain is None:
+        bullets.append("**Certainty.** The uncertainty of eligibility was not estimated.")
+    else:
+        bullets.append(
+            f"**Certainty.** {len(uncertain)} practice(s) have uncertain eligibility."
+            if len(uncertain)
+            else "**Certainty.** No practice's eligibility is in doubt."
+        )
+    return "\n".join(f"- {bullet}" for bullet in bullets)
+
+
 def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
     """Read the run's published allocation and write the board paper's sections."""
     allocation = read_practice_allocation(folder)
@@ -62,8 +101,9 @@ def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
     report = params.report
     policy = POLICY_NAMES.get(headline.policy, headline.policy)
     purpose = (
-        f"This paper asks the board of {report.icb_name} to approve the allocation of the "
-        f"discretionary primary care budget for {report.financial_year} between its "
+        f"This paper asks the board of {escape_markdown(report.icb_name)} to approve the "
+        "allocation of the discretionary primary care budget for "
+        f"{escape_markdown(report.financial_year)} between its "
         f"{headline.n_practices} general practices by their patients' need, as measured by the "
         "Primary Care Funding Model. The full method, its assumptions and its sensitivity "
         "analyses are published in the accompanying methodology report; each practice receives "
@@ -144,8 +184,27 @@ def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
             "practice receives its own statement.",
         ]
     )
+    front_sheet = pd.DataFrame(
+        {
+            "Item": ["Meeting", "Date", "Paper from", "Paper for", "Financial year"],
+            "Detail": [
+                report.meeting,
+                report.date_text,
+                report.author,
+                "Approval",
+                report.financial_year,
+            ],
+        }
+    )
+    recommendation_box = (
+        '::: {.callout-important title="Recommendation" appearance="simple" icon=false}\n'
+        f"{recommendation}\n:::"
+    )
     return BoardPaper(
         headline=headline,
+        front_sheet=front_sheet,
+        recommendation_box=recommendation_box,
+        executive_summary=executive_summary(headline, by_place, uncertain, equity),
         purpose=purpose,
         recommendation=recommendation,
         cost=cost,

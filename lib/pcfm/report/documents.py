@@ -22,11 +22,18 @@ import nbformat
 import yaml
 from nbformat import NotebookNode
 
-from pcfm.pipeline.quarto_check import CELL_LABEL, CROSS_REFERENCE, SECTION_ID
+from pcfm.pipeline.quarto_check import (
+    CELL_LABEL,
+    CROSS_REFERENCE,
+    SECTION_ID,
+    example_list_lines,
+)
+from pcfm.report.markdown import escape_markdown
 
-#: Formats of every stand-alone document, rendered in one Quarto call each.
+#: Formats of every stand-alone document, rendered in one Quarto call each. The house
+#: style (`pcfm.report.house_style`) adds its options when Quarto renders.
 FORMATS: dict[str, Any] = {
-    "html": {"toc": True, "embed-resources": False},
+    "html": {"toc": True},
     "typst": {"papersize": "a4"},
     "docx": {"toc": False},
 }
@@ -51,17 +58,29 @@ STATEMENTS_DOCUMENT = Document(
 )
 
 
-def front_matter(title: str, subtitle: str, author: str, toc: bool = True) -> str:
-    """Quarto YAML front matter for a stand-alone document rendered from stored outputs."""
-    formats = {name: dict(options) for name, options in FORMATS.items()}
+def front_matter(
+    title: str,
+    subtitle: str,
+    author: str,
+    toc: bool = True,
+    date: str | None = None,
+    formats: dict[str, Any] | None = None,
+) -> str:
+    """Quarto YAML front matter for a stand-alone document rendered from stored outputs.
+
+    The texts are Markdown to pandoc, so they are escaped (`pcfm.report.markdown`).
+    """
+    formats = {name: dict(options) for name, options in (formats or FORMATS).items()}
     formats["html"]["toc"] = toc
-    content = {
-        "title": title,
-        "subtitle": subtitle,
-        "author": author,
-        "format": formats,
-        "execute": {"enabled": False, "echo": False},
+    content: dict[str, Any] = {
+        "title": escape_markdown(title),
+        "subtitle": escape_markdown(subtitle),
+        "author": escape_markdown(author),
     }
+    if date:
+        content["date"] = escape_markdown(date)
+    content["format"] = formats
+    content["execute"] = {"enabled": False, "echo": False}
     return "---\n" + yaml.safe_dump(content, sort_keys=False, allow_unicode=True) + "---"
 
 
@@ -76,10 +95,19 @@ def read_front_matter(notebook: NotebookNode) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def set_front_matter(notebook: NotebookNode, title: str, subtitle: str, author: str) -> None:
-    """Replace (or add) the front-matter cell, keeping its formats, with this run's titles."""
+def set_front_matter(
+    notebook: NotebookNode,
+    title: str,
+    subtitle: str,
+    author: str,
+    date: str | None = None,
+    formats: dict[str, Any] | None = None,
+) -> None:
+    """Replace (or add) the front-matter cell with this run's titles and formats."""
     existing = read_front_matter(notebook)
-    text = front_matter(title, subtitle, author, toc=bool((existing or {}).get("toc", True)))
+    html = ((existing or {}).get("format") or {}).get("html") or {}
+    toc = bool(html.get("toc", True)) if isinstance(html, dict) else True
+    text = front_matter(title, subtitle, author, toc=toc, date=date, formats=formats)
     cell = nbformat.v4.new_raw_cell(text)
     cell["id"] = "front-matter"
     if existing is None:
@@ -113,6 +141,10 @@ def check_quarto_document(path: Path) -> list[str]:
         if cell.cell_type == "code":
             labels.extend(CELL_LABEL.findall(cell.source))
         elif cell.cell_type == "markdown":
+            problems.extend(
+                f"{name}: a markdown line starting with '(@' becomes a numbered-example list"
+                for _ in example_list_lines(cell.source)
+            )
             references.extend(CROSS_REFERENCE.findall(cell.source))
             labels.extend(SECTION_ID.findall(cell.source))
     duplicates = sorted({label for label in labels if labels.count(label) > 1})

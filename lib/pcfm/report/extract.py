@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from pcfm.report.markdown import unescape_markdown
+
 #: Suffixes of files that hold no readable text (images, fonts, scripts, styles).
 SKIPPED_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".woff", ".woff2", ".ttf", ".eot",
@@ -65,9 +67,14 @@ def pipe_tables(text: str, place: str) -> list[FoundTable]:
     return tables
 
 
+_PIPE_CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
+
+
 def _pipe_cells(line: str) -> list[str]:
-    cells = line.strip().strip("|").split("|")
-    return [cell.strip() for cell in cells]
+    """The cells of one pipe-table row, as literal text (Markdown escapes removed)."""
+    inner = line.strip().removeprefix("|")
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return [unescape_markdown(cell.strip()) for cell in _PIPE_CELL_SEPARATOR.split(inner)]
 
 
 def html_tables(html: str, place: str) -> list[FoundTable]:
@@ -101,17 +108,43 @@ def _docx_text(element: ElementTree.Element) -> str:
     return "".join(node.text or "" for node in element.iter(f"{_WORD}t"))
 
 
+def _docx_cell_text(cell: ElementTree.Element) -> str:
+    """A cell's own text: its paragraphs, not those of a table nested inside it."""
+    return "\n".join(_docx_text(paragraph) for paragraph in cell.findall(f"{_WORD}p"))
+
+
+def _docx_rows(table: ElementTree.Element) -> list[list[str]]:
+    """A table's own rows and cells (direct children only: Quarto nests tables in tables)."""
+    return [
+        [_docx_cell_text(cell) for cell in row.findall(f"{_WORD}tc")]
+        for row in table.findall(f"{_WORD}tr")
+    ]
+
+
+def _is_layout_table(table: ElementTree.Element) -> bool:
+    """Whether a table only holds other tables: Quarto wraps each captioned table in one."""
+    return any(
+        cell.find(f"{_WORD}tbl") is not None
+        for row in table.findall(f"{_WORD}tr")
+        for cell in row.findall(f"{_WORD}tc")
+    )
+
+
 def docx_tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundText]]:
-    """Tables (first row as header) and paragraphs of a Word document."""
+    """Tables (first row as header) and paragraphs of a Word document.
+
+    Each table is read by its own rows and cells; a table whose cells hold tables (the
+    one-cell frame Quarto puts around a captioned table) is a frame, not a table, and
+    the tables inside it are read in their own right.
+    """
     tables: list[FoundTable] = []
     texts: list[FoundText] = []
     for part, content in _docx_parts(path):
         root = ElementTree.fromstring(content)
         for table in root.iter(f"{_WORD}tbl"):
-            rows = [
-                [_docx_text(cell) for cell in row.iter(f"{_WORD}tc")]
-                for row in table.iter(f"{_WORD}tr")
-            ]
+            if _is_layout_table(table):
+                continue
+            rows = _docx_rows(table)
             if rows:
                 place = f"{part}, table {len(tables) + 1}"
                 tables.append(FoundTable(place, rows[0], rows[1:]))

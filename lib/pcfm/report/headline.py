@@ -22,6 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pcfm.pipeline.folder import RunFolder
+from pcfm.report.markdown import escape_markdown
 from pcfm.report.style import CATEGORY_COLOURS, NHS_BLUE, NHS_MID_GREY, new_figure, style_figure
 
 #: Practice attributes taken from the restricted practices table when allocation.csv lacks them.
@@ -192,7 +193,8 @@ def headline_markdown(headline: Headline, icb_name: str, financial_year: str) ->
     """The headline numbers as a few sentences of Markdown."""
     policy = POLICY_NAMES.get(headline.policy, headline.policy)
     lines = [
-        f"**{icb_name}, {financial_year}.** A budget of **£{headline.budget_gbp:,.2f}** is shared "
+        f"**{escape_markdown(icb_name)}, {escape_markdown(financial_year)}.** "
+        f"A budget of **£{headline.budget_gbp:,.2f}** is shared "
         f"by {policy}. **{headline.n_funded} of {headline.n_practices} practices** "
         f"(covering {headline.registered_patients:,} registered patients) receive an allocation, "
         f"from **£{headline.smallest_allocation_gbp:,.2f}** to "

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from pcfm.report.markdown import escape_markdown
+
 #: Contribution columns of the need-index decomposition and how a practice reads them.
 CONTRIBUTION_LABELS = {
     "contribution_age_sex": "Age and sex of your patients",
@@ -121,12 +123,13 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
     budget = summary.get("budget_gbp", allocation_params.get("budget_gbp"))
     n_categories = allocation_params.get("n_categories", 4)
 
-    lines = [f"## {name} ({practice_code})", ""]
+    lines = [f"## {escape_markdown(name)} ({escape_markdown(practice_code)})", ""]
     where = ", ".join(
         x for x in (row.get("pcn_name") or row.get("pcn_code"), row.get("place")) if x
     )
     if where:
-        lines += [f"*{where}. Financial year {report_params.get('financial_year', '')}.*", ""]
+        year = escape_markdown(report_params.get("financial_year", ""))
+        lines += [f"*{escape_markdown(where)}. Financial year {year}.*", ""]
     budget_words = f" from the ICB's budget of {_gbp(float(budget), pence=False)}" if budget else ""
     lines += [
         f"**In short: your practice is allocated {_gbp(allocation)}{budget_words}.** "

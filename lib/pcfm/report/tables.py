@@ -1,37 +1,162 @@
-"""Tables in the report's documents: Markdown pipe tables with the figures exactly as formatted.
+"""Every table a document shows, as one kind of Markdown pipe table.
 
-`pcfm.display.as_markdown` lets tabulate re-read numbers, which reformats text already
-formatted for people (``'1,118,309.94'`` would become ``'1,118,309.940'``). The report's
-display tables are formatted once, in `pcfm.report.headline`, and shown as they are;
-columns of numbers are right-aligned.
+A pipe table is the one table form Quarto renders alike in HTML, PDF (Typst) and Word,
+so every notebook shows its tables through :func:`markdown_table`. It makes the choices a
+reader of a printed table needs, once for all of them:
+
+* **headers for people**: ``registered_list`` is shown as "Registered list" (see
+  :func:`column_label`; the output checker still knows a count column by its label,
+  `pcfm.report.counts`);
+* **numbers formatted and right-aligned**: integers with thousands separators, other
+  numbers with ``float_format``; text already formatted for people (``'£1,118,309.94'``)
+  is shown as it is, never re-read as a number;
+* **text escaped** (`pcfm.report.markdown`), so data can never break the document;
+* **column widths per table**: a table that fits the page is left to the renderer's
+  automatic widths; a wider one gets relative widths from what each column must show
+  (a number cannot wrap; a header or a sentence can), written as the lengths of the
+  dash line, which is how pandoc reads them.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
 from IPython.display import Markdown
 
-_NUMBER_LIKE = re.compile(r"^[-+]?£?[\d,]*\.?\d+%?$|^\*$|^$")
+from pcfm.report.markdown import escape_markdown
+
+_NUMBER_LIKE = re.compile(r"^[-+−]?£?[\d,]*\.?\d+%?$|^\*$|^$")
+
+#: Words of column names shown in capitals or as symbols.
+_WORD_LABELS = {
+    "imd": "IMD",
+    "pcn": "PCN",
+    "icb": "ICB",
+    "ci": "CI",
+    "ltc": "LTC",
+    "acg": "ACG",
+    "id": "ID",
+    "gp": "GP",
+    "sha256": "SHA-256",
+    "nwp": "need-weighted patient",
+    "vs": "vs",
+    "p": "p",
+}
+#: Whole names whose label is not made word by word.
+_PHRASE_LABELS = {"p_value": "p-value", "sha256": "SHA-256"}
+#: Unit words of column names, shown at the end in brackets.
+_UNIT_LABELS = {"gbp": "(£)", "pct": "(%)"}
+
+#: Widest table (in characters of its Markdown lines) left to automatic column widths:
+#: pandoc's default ``columns``, past which it reads relative widths from the dash line.
+AUTO_WIDTH_LIMIT = 72
+#: Characters a cell's inner margins take up, added to every column's width.
+CELL_PADDING = 2
+#: Widest a column of wrappable text is sized for, in characters.
+TEXT_COLUMN_CAP = 36
 
 
-def _alignment(column: pd.Series) -> str:
-    values = column.astype(str).str.strip()
-    return (
-        "right"
-        if len(values) and values.map(lambda v: bool(_NUMBER_LIKE.match(v))).all()
-        else "left"
-    )
+def column_label(name: object) -> str:
+    """The header a person reads for a column: ``funding_per_nwp_gbp`` → "Funding per
+    need-weighted patient (£)". Names that are not snake_case are kept as they are."""
+    text = str(name)
+    if text in _PHRASE_LABELS:
+        return _PHRASE_LABELS[text]
+    if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", text):
+        return text
+    words = text.split("_")
+    units = [_UNIT_LABELS[word] for word in words if word in _UNIT_LABELS]
+    shown = [_WORD_LABELS.get(word, word) for word in words if word not in _UNIT_LABELS]
+    if not shown:
+        return " ".join(units)
+    first = shown[0]
+    shown[0] = first if first in _WORD_LABELS.values() else first[:1].upper() + first[1:]
+    return " ".join([*shown, *units])
 
 
-def markdown_text(table: pd.DataFrame) -> str:
-    """A pipe table of ``table`` with every value shown exactly as it is."""
-    shown = table.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
-    alignment = tuple(_alignment(shown[column]) for column in shown.columns)
-    return shown.to_markdown(index=False, disable_numparse=True, colalign=alignment)
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def markdown_table(table: pd.DataFrame) -> Markdown:
+def _format_value(value: object, float_format: str) -> str:
+    """One cell: integers with thousands separators, other numbers by ``float_format``."""
+    if _is_missing(value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return format(value, float_format)
+    if hasattr(value, "item") and not isinstance(value, str):  # a numpy scalar
+        return _format_value(value.item(), float_format)
+    return str(value)
+
+
+def _shown_column(column: pd.Series, float_format: str) -> list[str]:
+    """The cells of one column as text, numbers formatted, text kept as written."""
+    return [_format_value(value, float_format) for value in column.tolist()]
+
+
+def _is_numeric(values: list[str]) -> bool:
+    return bool(values) and all(_NUMBER_LIKE.match(v.strip()) for v in values)
+
+
+def _shown_length(text: str) -> int:
+    """Printed length of ``text`` in average characters: capitals and digits are wider."""
+    wide = sum(1 for ch in text if ch.isupper() or ch.isdigit() or ch in "£%@#")
+    return len(text) + (wide + 2) // 4
+
+
+def _width_needed(header: str, values: list[str], numeric: bool) -> int:
+    """Characters a column needs: a number or code shows whole, text and headers may wrap."""
+    longest_word = max((_shown_length(word) for word in header.split()), default=1)
+    words = [_shown_length(word) for value in values for word in value.split()]
+    if numeric:
+        content = max((_shown_length(v) for v in values), default=1)
+    else:
+        content = min(max((_shown_length(v) for v in values), default=1), TEXT_COLUMN_CAP)
+        content = max(content, max(words, default=1))
+    return max(longest_word, content, 3) + CELL_PADDING
+
+
+def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
+    """``table`` as a pipe table for people (see the module docstring)."""
+    headers = [escape_markdown(column_label(name), one_line=True) for name in table.columns]
+    raw_columns = [_shown_column(table[name], float_format) for name in table.columns]
+    numeric = [_is_numeric(values) for values in raw_columns]
+    columns = [[escape_markdown(v, one_line=True) for v in values] for values in raw_columns]
+    natural = [
+        max([len(header), *(len(v) for v in values)])
+        for header, values in zip(headers, columns, strict=True)
+    ]
+    if sum(natural) + 3 * len(natural) + 1 <= AUTO_WIDTH_LIMIT:
+        widths = natural
+    else:
+        widths = [
+            _width_needed(column_label(name), values, is_number)
+            for name, values, is_number in zip(table.columns, raw_columns, numeric, strict=True)
+        ]
+        # pandoc reads relative widths only when a line is longer than its column limit
+        while sum(widths) + 3 * len(widths) + 1 <= AUTO_WIDTH_LIMIT:
+            widths = [width + 1 for width in widths]
+
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(
+            cell.rjust(width) if is_number else cell.ljust(width)
+            for cell, width, is_number in zip(cells, widths, numeric, strict=True)
+        ) + " |"
+
+    rule = "|" + "|".join(
+        ("-" * (width + 1) + ":") if is_number else (":" + "-" * (width + 1))
+        for width, is_number in zip(widths, numeric, strict=True)
+    ) + "|"
+    body = [row([values[i] for values in columns]) for i in range(len(table))]
+    return "\n".join([row(headers), rule, *body])
+
+
+def markdown_table(table: pd.DataFrame, float_format: str = ",.3f") -> Markdown:
     """:func:`markdown_text` for display in a notebook (Quarto renders it in every format)."""
-    return Markdown(markdown_text(table))
+    return Markdown(markdown_text(table, float_format))

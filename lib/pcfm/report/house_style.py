@@ -1,0 +1,108 @@
+"""The house style of the rendered documents: what Quarto is given besides the content.
+
+Figures have their style in `pcfm.report.style`; this module dresses the documents:
+
+* **PDF (Typst)**: `templates/house-style.typ` (colours, fonts, tables that fit and
+  break across pages) and, written per document by :func:`typst_page_setup`, an A4 page
+  with the ICB and the document's title in the header and the date and "Page x of y" in
+  the footer. The stand-alone documents also get `templates/typst-template.typ`, a compact
+  NHS Blue title block in place of Quarto's.
+* **Word**: a reference document (`pcfm.report.word_style`) with the same colours,
+  header and footer.
+* **HTML**: equations as MathML, which every current browser shows without loading
+  anything from the web (many NHS networks are offline).
+
+Every file is written into the folder Quarto renders in, so the run is self-contained.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+HOUSE_STYLE_TYP = "house-style.typ"
+TITLE_BLOCK_TYP = "typst-template.typ"
+PAGE_SETUP_TYP = "page-setup.typ"
+REFERENCE_DOCX = "reference.docx"
+
+#: Files the house style writes beside a document (not outputs to publish).
+STYLE_FILES = frozenset({HOUSE_STYLE_TYP, TITLE_BLOCK_TYP, PAGE_SETUP_TYP, REFERENCE_DOCX})
+
+#: Page margins of every PDF.
+TYPST_MARGIN = {"x": "2cm", "top": "2.3cm", "bottom": "2cm"}
+
+
+@dataclass(frozen=True)
+class DocumentIdentity:
+    """What every page of a document says about it: whose it is, what it is and when."""
+
+    icb_name: str
+    title: str
+    date_text: str
+
+
+def typst_string(text: object) -> str:
+    """``text`` as a Typst string literal (shown literally, whatever it contains)."""
+    value = str(text).replace("\\", "\\\\").replace('"', '\\"')
+    value = value.replace("\n", " ").replace("\r", " ")
+    return f'"{value}"'
+
+
+def typst_page_setup(identity: DocumentIdentity) -> str:
+    """A Typst ``set page`` rule: header (ICB, title) from page 2, footer on every page."""
+    icb, title, date = (
+        typst_string(identity.icb_name),
+        typst_string(identity.title),
+        typst_string(identity.date_text),
+    )
+    return (
+        "// Written by pcfm.report.house_style for this document.\n"
+        "#set page(\n"
+        "  header: context {\n"
+        "    if counter(page).get().first() > 1 {\n"
+        f"      set text(size: 7.5pt, fill: nhs-dark-grey)\n"
+        f"      [#{icb} #h(1fr) #{title}]\n"
+        "      line(length: 100%, stroke: 0.4pt + nhs-blue)\n"
+        "    }\n"
+        "  },\n"
+        "  footer: context {\n"
+        "    set text(size: 7.5pt, fill: nhs-dark-grey)\n"
+        f"    [#{date} #h(1fr) Page #counter(page).display() of "
+        "#counter(page).final().first()]\n"
+        "  },\n"
+        ")\n"
+    )
+
+
+def write_typst_style(folder: Path, identity: DocumentIdentity) -> list[str]:
+    """Write the Typst house style and page setup into ``folder``; their names, in order."""
+    shutil.copy2(TEMPLATES / HOUSE_STYLE_TYP, folder / HOUSE_STYLE_TYP)
+    (folder / PAGE_SETUP_TYP).write_text(typst_page_setup(identity), encoding="utf-8")
+    return [HOUSE_STYLE_TYP, PAGE_SETUP_TYP]
+
+
+def write_title_block(folder: Path) -> str:
+    """Write the stand-alone documents' title block partial into ``folder``; its name."""
+    shutil.copy2(TEMPLATES / TITLE_BLOCK_TYP, folder / TITLE_BLOCK_TYP)
+    return TITLE_BLOCK_TYP
+
+
+def html_options(toc: bool) -> dict[str, Any]:
+    """HTML options: a contents list when asked for, equations readable offline."""
+    return {"toc": toc, "html-math-method": "mathml", "embed-resources": False}
+
+
+def typst_options(includes: list[str], title_block: str | None) -> dict[str, Any]:
+    """Typst options: A4, house margins, the house style included in the header."""
+    options: dict[str, Any] = {
+        "papersize": "a4",
+        "margin": dict(TYPST_MARGIN),
+        "fontsize": "10pt",
+        "include-in-header": list(includes),
+    }
+    if title_block:
+        options["template-partials"] = [title_block]
+    return options
