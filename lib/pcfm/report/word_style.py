@@ -307,10 +307,11 @@ def _set_text_styles(document: DocxDocument) -> None:
                 if style.style_id == linked.get(qn("w:val")):
                     _font(style, size=size, colour=NHS_BLUE, bold=True, italic=False)
 
+    # Quarto writes the captions of cross-referenced tables in "Image Caption" too, so
+    # every caption looks the same: bold dark text, a little smaller than the body.
     caption = _style(document, "Caption", paragraph, "Normal")
-    _font(caption, size=TABLE_PT, colour=NHS_DARK_GREY, italic=False)
+    _font(caption, size=TABLE_PT, colour=NHS_BLACK, bold=True, italic=False)
     table_caption = _style(document, "Table Caption", paragraph, "Caption")
-    _font(table_caption, bold=True, colour=NHS_BLACK)
     table_caption.paragraph_format.space_before = Pt(6)
     table_caption.paragraph_format.space_after = Pt(3)
     table_caption.paragraph_format.keep_with_next = True
@@ -386,7 +387,9 @@ def _set_table_style(document: DocxDocument) -> None:
     for side, width in (("top", 28), ("left", 85), ("bottom", 28), ("right", 85)):
         margins.append(OxmlElement(f"w:{side}", {qn("w:w"): str(width), qn("w:type"): "dxa"}))
     table.append(margins)
-    style.extend([paragraph, run, table, _header_row(), _band("band2Horz", NHS_PALE_GREY)])
+    rows = OxmlElement("w:trPr")
+    rows.append(OxmlElement("w:cantSplit"))  # a row is never split over two pages
+    style.extend([paragraph, run, table, rows, _header_row(), _band("band2Horz", NHS_PALE_GREY)])
 
 
 def _header_row() -> etree._Element:
