@@ -19,6 +19,12 @@ falls back to pandoc's.
 
 The file is deterministic: the same arguments and the same pandoc give a byte-identical
 file (fixed core properties, zip timestamps and member order).
+
+Known limits, from Quarto 1.10 rather than this file: a table with a cross-reference id
+(``: Caption {#tbl-x}``) is put in a one-cell layout table, which pandoc also gives the
+style "Table" (so a thin grey box surrounds caption and table); its caption is written
+in "Image Caption"; its cells get a second ``w:jc`` (``center``) after pandoc's own
+alignment; and the header row of a nested table does not repeat on a new page.
 """
 
 from __future__ import annotations
@@ -387,9 +393,9 @@ def _set_table_style(document: DocxDocument) -> None:
     for side, width in (("top", 28), ("left", 85), ("bottom", 28), ("right", 85)):
         margins.append(OxmlElement(f"w:{side}", {qn("w:w"): str(width), qn("w:type"): "dxa"}))
     table.append(margins)
-    rows = OxmlElement("w:trPr")
-    rows.append(OxmlElement("w:cantSplit"))  # a row is never split over two pages
-    style.extend([paragraph, run, table, rows, _header_row(), _band("band2Horz", NHS_PALE_GREY)])
+    # No w:cantSplit for the rows: Quarto puts a cross-referenced table inside the single
+    # row of a layout table with this style too, and that row must break across pages.
+    style.extend([paragraph, run, table, _header_row(), _band("band2Horz", NHS_PALE_GREY)])
 
 
 def _header_row() -> etree._Element:
