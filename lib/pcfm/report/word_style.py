@@ -8,7 +8,7 @@ grey rules, and a header (ICB name, document title) and footer (date, "Page X of
 
 Why pandoc's own default reference document is the starting point, restyled with
 python-docx: pandoc writes paragraphs in styles of its own ("First Paragraph",
-"Compact", "Table Caption", "Image Caption", "Captioned Figure", "Source Code", the
+"Compact", "Table Caption", "Image Caption", "Captioned Figure", "Hyperlink", the
 table style "Table", ...). Its default reference document (``pandoc
 --print-default-data-file reference.docx``) defines all of them, so restyling it keeps
 every style pandoc looks for; python-docx's own template lacks most of them. The default
@@ -24,7 +24,9 @@ Known limits, from Quarto 1.10 rather than this file: a table with a cross-refer
 (``: Caption {#tbl-x}``) is put in a one-cell layout table, which pandoc also gives the
 style "Table" (so a thin grey box surrounds caption and table); its caption is written
 in "Image Caption"; its cells get a second ``w:jc`` (``center``) after pandoc's own
-alignment; and the header row of a nested table does not repeat on a new page.
+alignment; and being nested, the table may not repeat its header row on a new page
+(LibreOffice 7.4 even cuts it off at the end of the first page). A table captioned without
+an id is pandoc's own: "Table Caption", right-aligned numbers, header row repeated.
 """
 
 from __future__ import annotations
