@@ -12,8 +12,20 @@ PYTEST_WORKERS ?= 2
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
+# Quarto: where ../shared/tools/quarto exists (this project's development and CI machines),
+# every target that renders or tests installs the shared Quarto 1.10.18 into .tools/quarto
+# and uses it; elsewhere `make report` falls back to HTML and the rendering tests skip.
+QUARTO_TOOLS := ../shared/tools/quarto
+QUARTO_DIR := .tools/quarto
+QUARTO_STAMP :=
+ifneq ($(wildcard $(QUARTO_TOOLS)/install.sh),)
+QUARTO_STAMP := .tools/.quarto-installed
+export PATH := $(abspath $(QUARTO_DIR))/bin:$(PATH)
+export PCFM_QUARTO := $(abspath $(QUARTO_DIR))/bin/quarto
+endif
+
 .DEFAULT_GOAL := help
-.PHONY: help venv report report-llr-public test lint format lock benchmark clean
+.PHONY: help venv quarto report report-llr-public test lint format lock benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,14 +41,21 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP) ## Create or update the virtual environment from the lock
 
-report: $(STAMP) ## Run the model on the built-in synthetic ICB and render the report to build/demo/
+.tools/.quarto-installed: $(QUARTO_TOOLS)/install.sh
+	@mkdir -p .tools
+	bash $(QUARTO_TOOLS)/install.sh $(QUARTO_DIR) >/dev/null
+	@touch $@
+
+quarto: $(QUARTO_STAMP) ## Install the shared Quarto into .tools/quarto (where ../shared/tools/quarto exists)
+
+report: $(STAMP) $(QUARTO_STAMP) ## Run the model on the built-in synthetic ICB and render the report to build/demo/
 	$(BIN)/pcfm run params/demo.yml
 
-report-llr-public: $(STAMP) ## Run on LLR's real practices from ../shared/data/public (synthetic activity)
+report-llr-public: $(STAMP) $(QUARTO_STAMP) ## Run on LLR's real practices from ../shared/data/public (synthetic activity)
 	$(BIN)/pcfm synth --from-public ../shared/data/public --icb QK1 --out build/data/llr-public
 	$(BIN)/pcfm run params/llr-public.yml
 
-test: $(STAMP) ## Lint, then run every test
+test: $(STAMP) $(QUARTO_STAMP) ## Lint, then run every test
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 

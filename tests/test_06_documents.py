@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
-import os
-import sys
 from itertools import pairwise
 from pathlib import Path
 
@@ -172,67 +169,6 @@ def test_statements_are_combined_one_per_page(tmp_path: Path) -> None:
     written = tmp_path / "practice_statements.ipynb"
     nbformat.write(combined, written)
     assert check_quarto_document(written) == []
-
-
-FAKE_QUARTO = """#!{python}
-import json, pathlib, sys
-args = sys.argv[1:]
-log = pathlib.Path({log!r})
-target = pathlib.Path(args[1])
-if target.is_dir():
-    (target / "_book").mkdir()
-    (target / "_book" / "index.html").write_text("book")
-    log.open("a").write(json.dumps({{"book": str(target)}}) + "\\n")
-else:
-    import nbformat
-    notebook = nbformat.read(target, as_version=4)
-    call = {{"document": target.name, "front": notebook.cells[0].source}}
-    log.open("a").write(json.dumps(call) + "\\n")
-    for suffix in (".html", ".pdf", ".docx"):
-        target.with_suffix(suffix).write_text("rendered")
-"""
-
-
-def test_with_quarto_every_document_is_rendered_in_all_formats(
-    tmp_path: Path, project_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A stand-in `quarto` records the calls: one for the book, one per stand-alone document."""
-    from pcfm.params.report import ReportParams
-    from pcfm.pipeline.folder import RunFolder
-    from pcfm.pipeline.render import render_report
-
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "calls.jsonl"
-    quarto = bin_dir / "quarto"
-    quarto.write_text(FAKE_QUARTO.format(python=sys.executable, log=str(log)))
-    quarto.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-
-    folder = RunFolder(tmp_path / "run")
-    folder.create()
-    (folder.notebooks / "statements").mkdir()
-    for document in STANDALONE_DOCUMENTS:
-        nbformat.write(
-            _document(front_matter(document.title, "x", "y"), []),
-            folder.notebooks / document.notebook,
-        )
-    cell = nbformat.v4.new_code_cell("s")
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "## P1"})]
-    nbformat.write(_document(None, [cell]), folder.notebooks / "statements" / "P1.ipynb")
-
-    report = ReportParams(icb_name="Test ICB", author="Finance team", financial_year="2026-27")
-    result = render_report(folder, project_root, report)
-    assert result.renderer == "quarto"
-    names = sorted(p.name for p in folder.report.iterdir())
-    for stem in ("allocation-report", "board-paper", "practice-statements"):
-        assert {f"{stem}.html", f"{stem}.pdf", f"{stem}.docx"} <= set(names), names
-    assert "index.html" in names
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(calls) == 4 and "book" in calls[0]
-    assert all("author: Finance team" in c["front"] for c in calls[1:])
-    assert all("subtitle: Test ICB, 2026-27" in c["front"] for c in calls[1:])
-    assert not (folder.root / "_quarto").exists()
 
 
 def test_the_assumptions_log_and_changelog_render_from_their_files() -> None:

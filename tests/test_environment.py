@@ -28,6 +28,8 @@ def test_environment_yml_names_the_same_packages_plus_quarto(project_root: Path)
     environment = yaml.safe_load((project_root / "environment.yml").read_text())
     conda = {_name(d) for d in environment["dependencies"] if isinstance(d, str)}
     assert "quarto" in conda
+    quarto = [d for d in environment["dependencies"] if isinstance(d, str) and _name(d) == "quarto"]
+    assert quarto == ["quarto>=1.9"]  # Typst output of a book needs Quarto 1.9
     assert conda - {"quarto", "python", "pip"} == _pyproject_packages(project_root)
 
 

@@ -138,7 +138,9 @@ def standalone_notebooks(
     return documents
 
 
-def stage_quarto_project(folder: RunFolder, project_root: Path, report: ReportParams) -> Path:
+def stage_quarto_project(
+    folder: RunFolder, project_root: Path, report: ReportParams, quarto: str
+) -> Path:
     """Copy the Quarto sources and this run's executed notebooks into ``<run>/_quarto``.
 
     The staged ``_quarto.yml`` carries the run's author, ICB and date, and the house style
@@ -164,11 +166,18 @@ def stage_quarto_project(folder: RunFolder, project_root: Path, report: ReportPa
     book["author"] = escape_markdown(report.author)
     book["subtitle"] = escape_markdown(subtitle)
     book["date"] = escape_markdown(report.date_text)
+    config["date-format"] = house_style.DATE_FORMAT
     identity = DocumentIdentity(report.icb_name, str(book["title"]), report.date_text)
     formats = config.setdefault("format", {})
     formats.setdefault("html", {}).update(house_style.html_options(toc=True))
     formats.setdefault("typst", {}).update(
         house_style.typst_options(house_style.write_typst_style(staging, identity), None)
+    )
+    formats.setdefault("docx", {}).update(
+        house_style.docx_options(
+            house_style.write_word_style(staging, identity, quarto),
+            toc=bool(formats.get("docx", {}).get("toc", True)),
+        )
     )
     # the book's Typst template (orange-book) takes its main colour from the brand
     config["brand"] = {"color": {"primary": NHS_BLUE}}
@@ -216,7 +225,7 @@ def render_with_quarto(
     The Quarto calls run side by side (`RENDER_WORKERS`): each is mostly one process
     waiting on another (deno, pandoc, Typst), so two cores serve several at once.
     """
-    staging = stage_quarto_project(folder, project_root, report)
+    staging = stage_quarto_project(folder, project_root, report, quarto)
     with tempfile.TemporaryDirectory(prefix="pcfm-render-") as scratch:
 
         def styled_formats(document: Document) -> dict[str, Any]:
@@ -231,7 +240,9 @@ def render_with_quarto(
             return {
                 "html": house_style.html_options(toc=True),
                 "typst": typst,
-                "docx": {"toc": False},
+                "docx": house_style.docx_options(
+                    house_style.write_word_style(job_folder, identity, quarto)
+                ),
             }
 
         jobs = [QuartoJob("the methodology book", staging, None)]

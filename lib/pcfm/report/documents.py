@@ -28,6 +28,7 @@ from pcfm.pipeline.quarto_check import (
     SECTION_ID,
     example_list_lines,
 )
+from pcfm.report.house_style import DATE_FORMAT
 from pcfm.report.markdown import escape_markdown
 
 #: Formats of every stand-alone document, rendered in one Quarto call each. The house
@@ -79,6 +80,7 @@ def front_matter(
     }
     if date:
         content["date"] = escape_markdown(date)
+        content["date-format"] = DATE_FORMAT
     content["format"] = formats
     content["execute"] = {"enabled": False, "echo": False}
     return "---\n" + yaml.safe_dump(content, sort_keys=False, allow_unicode=True) + "---"

@@ -90,6 +90,29 @@ def write_title_block(folder: Path) -> str:
     return TITLE_BLOCK_TYP
 
 
+def write_word_style(folder: Path, identity: DocumentIdentity, quarto: str) -> str:
+    """Write the Word reference document into ``folder`` (`pcfm.report.word_style`)."""
+    from pcfm.report.word_style import write_reference_docx
+
+    write_reference_docx(
+        folder / REFERENCE_DOCX,
+        icb_name=identity.icb_name,
+        title=identity.title,
+        date_text=identity.date_text,
+        quarto=quarto,
+    )
+    return REFERENCE_DOCX
+
+
+def docx_options(reference_doc: str, toc: bool = False) -> dict[str, Any]:
+    """Word options: the house reference document, a contents list when asked for."""
+    return {"toc": toc, "reference-doc": reference_doc}
+
+
+#: How Quarto prints the documents' date ("20 March 2025"), in every format.
+DATE_FORMAT = "D MMMM YYYY"
+
+
 def html_options(toc: bool) -> dict[str, Any]:
     """HTML options: a contents list when asked for, equations readable offline."""
     return {"toc": toc, "html-math-method": "mathml", "embed-resources": False}
