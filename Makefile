@@ -20,8 +20,9 @@ QUARTO_DIR := .tools/quarto
 QUARTO_STAMP :=
 ifneq ($(wildcard $(QUARTO_TOOLS)/install.sh),)
 QUARTO_STAMP := .tools/.quarto-installed
-export PATH := $(abspath $(QUARTO_DIR))/bin:$(PATH)
+# the rendering tests find it here; `pcfm run` finds Quarto on PATH (see the report targets)
 export PCFM_QUARTO := $(abspath $(QUARTO_DIR))/bin/quarto
+WITH_QUARTO := PATH="$(abspath $(QUARTO_DIR))/bin:$$PATH"
 endif
 
 .DEFAULT_GOAL := help
@@ -49,11 +50,11 @@ venv: $(STAMP) ## Create or update the virtual environment from the lock
 quarto: $(QUARTO_STAMP) ## Install the shared Quarto into .tools/quarto (where ../shared/tools/quarto exists)
 
 report: $(STAMP) $(QUARTO_STAMP) ## Run the model on the built-in synthetic ICB and render the report to build/demo/
-	$(BIN)/pcfm run params/demo.yml
+	$(WITH_QUARTO) $(BIN)/pcfm run params/demo.yml
 
 report-llr-public: $(STAMP) $(QUARTO_STAMP) ## Run on LLR's real practices from ../shared/data/public (synthetic activity)
 	$(BIN)/pcfm synth --from-public ../shared/data/public --icb QK1 --out build/data/llr-public
-	$(BIN)/pcfm run params/llr-public.yml
+	$(WITH_QUARTO) $(BIN)/pcfm run params/llr-public.yml
 
 test: $(STAMP) $(QUARTO_STAMP) ## Lint, then run every test
 	$(BIN)/ruff check .

@@ -50,6 +50,7 @@ from pcfm.report.house_style import DocumentIdentity
 from pcfm.report.markdown import escape_markdown
 from pcfm.report.statements import HTML_PAGE_BREAK, QUARTO_PAGE_BREAK, combine_statements
 from pcfm.report.style import NHS_BLUE
+from pcfm.report.word_tables import tidy_word_tables
 
 #: Files and folders of the Quarto project, relative to the project root.
 QUARTO_SOURCES = ("_quarto.yml", "index.qmd", "methodology")
@@ -271,6 +272,9 @@ def render_with_quarto(
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
+    for document in documents:
+        if document.suffix == ".docx":  # Quarto frames captioned tables: make them real again
+            tidy_word_tables(document)
     return RenderResult("quarto", documents, f"Quarto rendered {len(documents)} documents.")
 
 
