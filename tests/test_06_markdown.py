@@ -1,0 +1,136 @@
+"""Text from code or data reaches pandoc as literal text: escaping checked by pandoc itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pcfm.report.counts import is_count_column
+from pcfm.report.extract import pipe_tables
+from pcfm.report.markdown import escape_markdown, unescape_markdown
+from pcfm.report.tables import column_label, markdown_text
+
+pytestmark = pytest.mark.unit
+
+HOSTILE = [
+    "build/<run_name>/.",
+    "<x>",
+    "a*b*c",
+    "_x_",
+    "#h",
+    "@sec-x",
+    "$5 and $6",
+    "//",
+    "[a](b)",
+    "back\\slash",
+    "é ü — “q”",
+    "1. item",
+    "- item",
+    "> q",
+    "(@x)",
+    "a--b---c",
+    "x...y",
+    "it's \"q\"",
+    "&lt; &amp;",
+    "a|b",
+    "~s~ ^t^",
+    "`code`",
+    "{#id}",
+    "![i](j)",
+]
+
+
+def _pandoc_text(markdown: str) -> str:
+    """The literal text pandoc reads from ``markdown`` ("<<Kind>>" marks any markup)."""
+    quarto = os.environ.get("PCFM_QUARTO") or shutil.which("quarto")
+    if not quarto:
+        pytest.skip("Quarto (with its pandoc) is not installed: set PCFM_QUARTO")
+    done = subprocess.run(
+        [quarto, "pandoc", "-f", "markdown", "-t", "json"],
+        input=markdown,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            kind = node.get("t")
+            if kind == "Str":
+                out.append(node["c"])
+            elif kind in ("Space", "SoftBreak"):
+                out.append(" ")
+            else:
+                if kind not in ("Para", "Plain"):
+                    out.append(f"<<{kind}>>")
+                walk(node.get("c"))
+
+    walk(json.loads(done.stdout)["blocks"])
+    return "".join(out)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_pandoc_reads_escaped_text_back_exactly(text: str) -> None:
+    assert _pandoc_text(escape_markdown(text)) == text
+
+
+def test_a_table_of_hostile_text_reads_back_exactly_through_pandoc() -> None:
+    table = pd.DataFrame({"practice_name": HOSTILE, "registered_list": range(len(HOSTILE))})
+    text = _pandoc_text(markdown_text(table))
+    assert "<<Table>>" in text
+    for value in HOSTILE:
+        assert value in text, value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))))
+def test_unescaping_gives_back_the_text(text: str) -> None:
+    assert unescape_markdown(escape_markdown(text)) == text
+
+
+def test_pipe_tables_read_back_the_literal_cells() -> None:
+    table = pd.DataFrame({"name": ["a|b", "*", "x_y"], "patients": ["*", "10", "0"]})
+    found = pipe_tables(markdown_text(table), "t")[0]
+    assert found.header == ["Name", "Patients"]
+    assert found.rows == [["a|b", "*"], ["*", "10"], ["x_y", "0"]]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "patients",
+        "registered_list",
+        "n_patients",
+        "people",
+        "rows",
+        "new_patients",
+        "care_home_people",
+        "need_index",
+        "allocation_gbp",
+        "practices_funded",
+        "person_years",
+    ],
+)
+def test_human_labels_keep_the_count_columns_recognisable(name: str) -> None:
+    """The output checker knows a count column by its header, also after relabelling."""
+    assert is_count_column(column_label(name)) == is_count_column(name)
+    assert "_" not in column_label(name)
+
+
+def test_numbers_are_formatted_and_right_aligned() -> None:
+    table = pd.DataFrame({"code": ["A"], "registered_list": [12345], "ratio": [1.23456]})
+    lines = markdown_text(table).splitlines()
+    assert "12,345" in lines[2] and "1.235" in lines[2]
+    rule = lines[1].strip("|").split("|")
+    assert rule[0].startswith(":") and rule[1].endswith(":") and rule[2].endswith(":")
