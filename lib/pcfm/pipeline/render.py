@@ -295,6 +295,8 @@ def cell_options(source: str) -> dict[str, str]:
 
 #: A fenced div's opening or closing line (``::: {.landscape}``, ``:::``): Quarto markup.
 _DIV_FENCE = re.compile(r"^:::+.*$", re.MULTILINE)
+#: A fenced div with a title (a callout): without Quarto its title becomes a bold line.
+_TITLED_DIV = re.compile(r'^:::+\s*\{[^}\n]*title="([^"\n]*)"[^}\n]*\}[ \t]*$', re.MULTILINE)
 _HEADING_ID = re.compile(r"^(#+ .*?)[ \t]*\{#([A-Za-z0-9_-]+)[^}]*\}[ \t]*$", re.MULTILINE)
 _REFERENCE = re.compile(r"(?<![\w@/.-])@((?:fig|tbl|sec)-[A-Za-z0-9_-]*[A-Za-z0-9])")
 
@@ -328,6 +330,7 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
     names = reference_names(notebook)
 
     def resolve(text: str) -> str:
+        text = _TITLED_DIV.sub(lambda match: f"**{match.group(1)}**", text)
         text = _DIV_FENCE.sub("", text).replace(QUARTO_PAGE_BREAK, HTML_PAGE_BREAK)
         text = _HEADING_ID.sub(lambda match: match.group(1), text)
         return _REFERENCE.sub(lambda match: names.get(match.group(1), match.group(0)), text)
