@@ -17,7 +17,7 @@ import docx
 import pytest
 from docx.oxml.ns import qn
 
-from pcfm.report.word_style import find_quarto, write_reference_docx
+from pcfm.report.word_style import quarto_or_none, write_reference_docx
 
 pytestmark = pytest.mark.unit
 
@@ -25,14 +25,7 @@ HOSTILE = '<x> & "q" é'
 ARGUMENTS = {"icb_name": "NHS Test ICB", "title": "Allocation report", "date_text": "1 April 2026"}
 
 
-def _quarto() -> str | None:
-    try:
-        return find_quarto()
-    except FileNotFoundError:
-        return None
-
-
-QUARTO = _quarto()
+QUARTO = quarto_or_none()
 
 
 @pytest.fixture(params=["pandoc default", "python-docx default"])

@@ -12,21 +12,14 @@ import docx
 import pytest
 from docx.oxml.ns import qn
 
-from pcfm.report.word_style import find_quarto, write_reference_docx
+from pcfm.report.word_style import quarto_or_none, write_reference_docx
 
 pytestmark = pytest.mark.integration
 
 HOSTILE = '<x> & "q" é'
 
 
-def _quarto() -> str | None:
-    try:
-        return find_quarto()
-    except FileNotFoundError:
-        return None
-
-
-QUARTO = _quarto()
+QUARTO = quarto_or_none()
 
 
 QMD = """---

@@ -17,7 +17,7 @@ import pytest
 from docx.oxml.ns import qn
 from lxml import etree
 
-from pcfm.report.word_style import find_quarto
+from pcfm.report.word_style import quarto_or_none
 from pcfm.report.word_tables import tidy_word_tables
 
 pytestmark = pytest.mark.integration
@@ -47,14 +47,7 @@ See @tbl-x.
 """
 
 
-def _quarto() -> str | None:
-    try:
-        return find_quarto()
-    except FileNotFoundError:
-        return None
-
-
-QUARTO = _quarto()
+QUARTO = quarto_or_none()
 
 
 def _expected_rows() -> list[tuple[str, str]]:

@@ -138,6 +138,14 @@ def find_quarto(quarto: str | os.PathLike[str] | None = None) -> str:
     return os.fspath(found)
 
 
+def quarto_or_none() -> str | None:
+    """:func:`find_quarto`, or None where Quarto is not installed (tests skip then)."""
+    try:
+        return find_quarto()
+    except FileNotFoundError:
+        return None
+
+
 def pandoc_default_reference(quarto: str | os.PathLike[str] | None = None) -> bytes:
     """Pandoc's default reference document, from the pandoc bundled with Quarto."""
     with tempfile.TemporaryDirectory() as folder:
