@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pcfm.data.synth import generate_synthetic_icb
+from pcfm.inputs.synthetic import generate_synthetic_icb
 from pcfm.params import params_from_dict
 
 STEMS = ("patients", "activity", "practices", "areas")

@@ -1,6 +1,6 @@
 """A small simulator of patients and cells from a known workload model, for the model tests.
 
-Independent of ``pcfm.data.synth`` on purpose: the model tests need a truth they control
+Independent of ``pcfm.inputs.synthetic`` on purpose: the model tests need a truth they control
 (exact rate ratios, a supply effect correlated with deprivation, optional overdispersion)
 and must run in milliseconds.
 """

@@ -17,8 +17,8 @@ from test_01_validate import make_tables, write_tables
 
 from pcfm.data.cells import AGE_BANDS, build_cells
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS
-from pcfm.data.synth import generate_synthetic_icb
 from pcfm.data.validate import DataValidationError, validate_folder
+from pcfm.inputs.synthetic import generate_synthetic_icb
 from pcfm.params import Params, params_from_dict
 
 pytestmark = pytest.mark.integration

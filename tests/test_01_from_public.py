@@ -15,17 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import pcfm.data.synth
+import pcfm.inputs.synthetic
 from pcfm.data.contract import PRACTICES
-from pcfm.data.from_public import (
+from pcfm.data.validate import validate_folder
+from pcfm.inputs.from_public import (
     FUNDING_LINES,
     PRACTICE_COLUMNS,
     assemble_public_icb,
     build_public_icb,
     write_public_icb,
 )
-from pcfm.data.public import PublicFileError, read_payments_file
-from pcfm.data.validate import validate_folder
+from pcfm.inputs.public import PublicFileError, read_payments_file
 from pcfm.params import load_params
 
 pytestmark = pytest.mark.integration
@@ -126,7 +126,7 @@ def test_llr_is_handed_to_the_generator(
         received.update(practices=practices, lists=list_by_age_sex, seed=seed)
         return "synthetic ICB"
 
-    monkeypatch.setattr(pcfm.data.synth, "generate_icb_for_practices", stub)
+    monkeypatch.setattr(pcfm.inputs.synthetic, "generate_icb_for_practices", stub)
     result = build_public_icb(public_data_dir, "QK1", seed=7, extract_date="2025-12-01")
     assert result == "synthetic ICB"
     assert received["seed"] == 7

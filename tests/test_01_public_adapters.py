@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pcfm.data.public import (
+from pcfm.inputs.public import (
     PAYMENTS_LAYOUTS,
     PublicFileError,
     PublicFileLayoutError,
@@ -29,9 +29,9 @@ from pcfm.data.public import (
     read_registered_age_sex,
     registered_extract_dates,
 )
-from pcfm.data.public.common import parse_extract_date
-from pcfm.data.public.payments import financial_year_of, match_layout
-from pcfm.data.public.registered import AGE_BANDS
+from pcfm.inputs.public.common import parse_extract_date
+from pcfm.inputs.public.payments import financial_year_of, match_layout
+from pcfm.inputs.public.registered import AGE_BANDS
 
 pytestmark = pytest.mark.unit
 real_files = pytest.mark.public_data

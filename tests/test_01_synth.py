@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from pcfm.data import llr_shape as shape
 from pcfm.data.contract import TABLES
-from pcfm.data.synth import (
+from pcfm.inputs import llr_shape as shape
+from pcfm.inputs.synthetic import (
     NB_DISPERSION,
     TRUE_BASELINE_CONTACTS_PER_PERSON_YEAR,
     TRUE_RATE_RATIOS,

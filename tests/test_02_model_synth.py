@@ -1,4 +1,4 @@
-"""The workload model on the project's synthetic ICB (``pcfm.data.synth`` → ``build_cells``).
+"""The workload model on the project's synthetic ICB (``pcfm.inputs.synthetic`` → ``build_cells``).
 
 The synthetic ICB is drawn from a known need model with deprivation-correlated supply and
 negative-binomial overdispersion, so the model must recover the true rate ratios, and only
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pcfm.data.cells import build_cells
-from pcfm.data.synth import generate_synthetic_icb
+from pcfm.inputs.synthetic import generate_synthetic_icb
 from pcfm.model import fit_workload_model
 from pcfm.model.diagnostics import calibration_by_practice, compare_practice_predictions
 from pcfm.params import params_from_dict

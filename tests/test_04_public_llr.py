@@ -13,7 +13,7 @@ import pytest
 
 from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.policies import allocate
-from pcfm.data.from_public import assemble_public_icb
+from pcfm.inputs.from_public import assemble_public_icb
 from pcfm.params.allocation import AllocationParams
 
 pytestmark = [pytest.mark.integration, pytest.mark.public_data]

@@ -9,17 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from pcfm.pipeline.quarto_check import check_quarto_project
-from pcfm.pipeline.render import cell_options, for_html
-from pcfm.report.documents import (
-    STANDALONE_DOCUMENTS,
-    check_quarto_document,
-    front_matter,
-    read_front_matter,
-    set_front_matter,
-)
-from pcfm.report.statements import HTML_PAGE_BREAK, combine_statements
-from pcfm.report.style import (
+from pcfm.base.style import (
     A4_TEXT_WIDTH_IN,
     CATEGORY_COLOURS,
     MIN_FONT_PT,
@@ -30,6 +20,16 @@ from pcfm.report.style import (
     smallest_font_pt,
     style_figure,
 )
+from pcfm.pipeline.render import cell_options, for_html
+from pcfm.report.documents import (
+    STANDALONE_DOCUMENTS,
+    check_quarto_document,
+    front_matter,
+    read_front_matter,
+    set_front_matter,
+)
+from pcfm.report.quarto_check import check_quarto_project
+from pcfm.report.statements import HTML_PAGE_BREAK, combine_statements
 
 pytestmark = pytest.mark.unit
 
@@ -172,7 +172,7 @@ def test_statements_are_combined_one_per_page(tmp_path: Path) -> None:
 
 
 def test_the_assumptions_log_and_changelog_render_from_their_files() -> None:
-    from pcfm.pipeline.appendices import assumptions_table, changelog_table
+    from pcfm.report.appendices import assumptions_table, changelog_table
 
     assumptions = assumptions_table()
     assert list(assumptions.columns) == ["id", "statement", "rationale", "impact"]
@@ -203,7 +203,7 @@ def test_the_assumptions_log_and_changelog_render_from_their_files() -> None:
 def test_a_broken_assumptions_log_is_a_clear_error(
     tmp_path: Path, content: str, message: str
 ) -> None:
-    from pcfm.pipeline.appendices import MethodologyLogError, assumptions_table
+    from pcfm.report.appendices import MethodologyLogError, assumptions_table
 
     path = tmp_path / "assumptions.yml"
     path.write_text(content)

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcfm.report.counts import is_count_column
-from pcfm.report.extract import pipe_tables
-from pcfm.report.markdown import escape_markdown, unescape_markdown
-from pcfm.report.tables import column_label, markdown_text
+from pcfm.base.disclosure.columns import is_count_column
+from pcfm.base.disclosure.extract import pipe_tables
+from pcfm.base.markdown import escape_markdown, unescape_markdown
+from pcfm.base.tables import column_label, markdown_text
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +37,7 @@ HOSTILE = [
     "(@x)",
     "a--b---c",
     "x...y",
-    "it's \"q\"",
+    'it\'s "q"',
     "&lt; &amp;",
     "a|b",
     "~s~ ^t^",

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pcfm.base.folder import RunFolder
+from pcfm.base.tables import markdown_text
 from pcfm.params import params_from_dict
-from pcfm.pipeline.folder import RunFolder
 from pcfm.report.board_paper import build_board_paper
 from pcfm.report.headline import (
     ReportInputError,
@@ -26,7 +27,6 @@ from pcfm.report.statement import (
     read_statement_inputs,
     statement_markdown,
 )
-from pcfm.report.tables import markdown_text
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ import nbformat
 import pandas as pd
 import pytest
 
+from pcfm.base.disclosure.check import Finding
 from pcfm.pipeline import run as run_module
 from pcfm.pipeline.run import PipelineError, run_pipeline
-from pcfm.report.check_outputs import Finding
 from pcfm.report.statement import StatementError
 from pcfm.report.statements import execute_statements, statement_markdown_of
 
@@ -45,7 +45,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def test_every_practice_gets_its_own_executed_statement(run_dir: Path, project_root: Path) -> None:
-    notebook = project_root / "notebooks" / "practice_statement.ipynb"
+    notebook = project_root / "notebooks" / "06_practice_statement.ipynb"
     executed = execute_statements(run_dir, notebook, workers=2)
     assert [p.name for p in executed] == ["P1.ipynb", "P2.ipynb", "P3.ipynb"]
     texts = [statement_markdown_of(p) for p in executed]
@@ -56,7 +56,7 @@ def test_every_practice_gets_its_own_executed_statement(run_dir: Path, project_r
 
 
 def test_a_failing_statement_names_the_practice(run_dir: Path, project_root: Path) -> None:
-    notebook = project_root / "notebooks" / "practice_statement.ipynb"
+    notebook = project_root / "notebooks" / "06_practice_statement.ipynb"
     with pytest.raises(StatementError, match=r"P9.*not found"):
         execute_statements(run_dir, notebook, codes=["P9"], workers=1)
 

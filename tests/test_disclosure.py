@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pcfm.disclosure import apply_disclosure_control, control_counts
+from pcfm.base.disclosure.control import apply_disclosure_control, control_counts
+from pcfm.params.disclosure import DisclosureParams
 
 pytestmark = pytest.mark.unit
 
@@ -17,12 +18,37 @@ def test_worked_example() -> None:
     assert control_counts(counts, 7, 5).tolist() == ["0", "*", "*", "10", "10", "15", "1235"]
 
 
+RULE = DisclosureParams(threshold=7, rounding_base=5)
+
+
 def test_only_count_columns_change() -> None:
     table = pd.DataFrame({"place": ["A", "B"], "patients": [3, 101], "rate": [0.5, 4.25]})
-    controlled = apply_disclosure_control(table, ["patients"], 7, 5)
+    controlled = apply_disclosure_control(table, RULE)
     assert controlled["patients"].tolist() == ["*", "100"]
     assert controlled["rate"].tolist() == [0.5, 4.25]
     assert table["patients"].tolist() == [3, 101]
+
+
+def test_the_registry_decides_which_columns_are_counts() -> None:
+    """Controlled counts are rounded; list sizes are exact unless small; other numbers kept."""
+    table = pd.DataFrame(
+        {
+            "n_patients_over_65": [3, 1234],
+            "person_years": [0, 88.4],
+            "registered_list": [4, 8963],
+            "need_weighted_list": [4.2, 8963.7],
+        }
+    )
+    controlled = apply_disclosure_control(table, RULE)
+    assert controlled["n_patients_over_65"].tolist() == ["*", "1235"]
+    assert controlled["person_years"].tolist() == ["0", "90"]
+    assert controlled["registered_list"].tolist() == ["*", "8963"]
+    assert controlled["need_weighted_list"].tolist() == [4.2, 8963.7]
+
+
+def test_list_sizes_without_small_ones_stay_numbers() -> None:
+    table = pd.DataFrame({"registered_list": [8963, 12001]})
+    assert apply_disclosure_control(table, RULE)["registered_list"].tolist() == [8963, 12001]
 
 
 def test_negative_counts_are_refused() -> None:

@@ -22,8 +22,8 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
+from pcfm.base.disclosure.extract import docx_tables_and_text
 from pcfm.pipeline.run import run_pipeline
-from pcfm.report.extract import docx_tables_and_text
 
 pytestmark = pytest.mark.e2e
 

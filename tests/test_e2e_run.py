@@ -167,7 +167,7 @@ def test_every_document_of_the_report_is_written(tiny_run: Path) -> None:
 def test_the_run_passes_check_outputs_and_planted_leaks_are_caught(
     tiny_run: Path, tmp_path: Path
 ) -> None:
-    from pcfm.report.check_outputs import check_run_folder
+    from pcfm.base.disclosure.check import check_run_folder
 
     assert check_run_folder(tiny_run) == []
     copy = tmp_path / "copy"
@@ -202,3 +202,25 @@ def test_the_run_passes_check_outputs_and_planted_leaks_are_caught(
     assert done.returncode == 1
     assert "publishable/data_summary_by_place.csv: table, row 1, column 'patients'" in done.stdout
     assert patient_id not in done.stdout + done.stderr
+
+
+def test_a_run_publishes_exactly_what_the_stages_declare(tiny_run: Path) -> None:
+    """The stage table (`pcfm.stages`) is the list of published files, no more, no less."""
+    from pcfm.stages import STAGES
+
+    publishable = tiny_run / "publishable"
+    declared = {f"{name}.csv" for stage in STAGES for name in stage.publishes}
+    declared |= {f"{name}.json" for stage in STAGES for name in stage.published_json}
+    declared |= {
+        f"figures/{name}{suffix}"
+        for stage in STAGES
+        for name in stage.figures
+        for suffix in (".png", ".svg")
+    }
+    declared.add("tables.xlsx")
+    optional = {f"{name}.csv" for stage in STAGES for name in stage.optional}
+    published = {p.relative_to(publishable).as_posix() for p in publishable.rglob("*.*")}
+    assert published <= declared, f"not declared: {sorted(published - declared)}"
+    assert declared - optional <= published, f"missing: {sorted(declared - optional - published)}"
+    restricted = {p.stem for p in (tiny_run / "restricted").glob("*.parquet")}
+    assert restricted == {name for stage in STAGES for name in stage.writes_restricted}

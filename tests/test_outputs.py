@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pcfm.outputs import Outputs, write_workbook
+from pcfm.base.folder import RunFolder
+from pcfm.base.outputs import Outputs, write_workbook
 from pcfm.params.disclosure import DisclosureParams
-from pcfm.pipeline.folder import RunFolder
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +29,7 @@ def test_workbook_bytes_do_not_depend_on_the_clock(tmp_path: Path) -> None:
 def test_published_counts_are_controlled_and_restricted_kept_whole(tmp_path: Path) -> None:
     outputs = Outputs(RunFolder(tmp_path), DisclosureParams(threshold=7, rounding_base=5))
     table = pd.DataFrame({"place": ["A", "B"], "patients": [5, 1234]})
-    outputs.publish_table(table, "counts", count_columns=["patients"])
+    outputs.publish_table(table, "counts")
     published = pd.read_csv(tmp_path / "publishable" / "counts.csv", dtype=str)
     assert published["patients"].tolist() == ["*", "1235"]
     outputs.write_restricted(table, "counts")
@@ -56,7 +56,7 @@ def test_figures_are_byte_identical_when_redrawn(tmp_path: Path) -> None:
 def test_published_figures_get_the_house_style(tmp_path: Path) -> None:
     from matplotlib.figure import Figure
 
-    from pcfm.report.style import MIN_FONT_PT, smallest_font_pt
+    from pcfm.base.style import MIN_FONT_PT, smallest_font_pt
 
     figure = Figure()
     axes = figure.add_subplot()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pcfm.pipeline.quarto_check import check_quarto_project
+from pcfm.report.quarto_check import check_quarto_project
 
 pytestmark = pytest.mark.unit
 

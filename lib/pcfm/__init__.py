@@ -4,11 +4,11 @@ Funds GP practices by their patients' need: a need-to-workload regression on
 local patient-level data, need weights, a funding comparison and an allocation
 by a stated policy, published as a reproducible methodology and allocation report.
 
-Pipeline stages, each a sub-package with a ``stage`` module that the notebook of the
-same number calls: parameters (`pcfm.params`) → data and cells (`pcfm.data`,
-notebook 01) → workload model (`pcfm.model`, 02) → need weights (`pcfm.need`, 03) →
-funding comparison and allocation (`pcfm.allocation`, 04) → report
-(`pcfm.pipeline.render`).
+The stages are declared once in `pcfm.stages`: each a sub-package whose ``stage``
+module the notebook of the same number calls, from data and cells (`pcfm.data`, 01)
+to the documents (`pcfm.report`, 06). They stand on the foundations in `pcfm.base`
+and the parameters in `pcfm.params`; `pcfm.inputs` makes input data, and
+`pcfm.pipeline` runs it all.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -48,11 +48,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.from_public:
-        from pcfm.data.from_public import write_public_icb
+        from pcfm.inputs.from_public import write_public_icb
 
         write_public_icb(Path(args.from_public), args.icb, out, seed=args.seed)
     else:
-        from pcfm.data.synth import write_synthetic_icb
+        from pcfm.inputs.synthetic import write_synthetic_icb
 
         write_synthetic_icb(
             out, seed=args.seed, n_patients=args.patients, n_practices=args.practices
@@ -62,7 +62,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check_outputs(args: argparse.Namespace) -> int:
-    from pcfm.report.check_outputs import check_run_folder
+    from pcfm.base.disclosure.check import check_run_folder
 
     findings = check_run_folder(Path(args.run_dir))
     for finding in findings:

@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-NHS_BLUE = "#005EB8"
-NHS_MID_GREY = "#768692"
-NHS_DARK_GREY = "#425563"
+from pcfm.base.style import NHS_BLUE, NHS_DARK_GREY, NHS_MID_GREY
 
 
 def _deprivation_axis(table: pd.DataFrame) -> tuple[np.ndarray, str]:

@@ -25,8 +25,8 @@ from pcfm.allocation.tables import (
     totals_by,
     uncertain_eligibility_table,
 )
+from pcfm.base.context import RunContext
 from pcfm.model.stage import ALTERNATIVE_RATE_PREFIX
-from pcfm.pipeline.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,8 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
     allocation = outputs.publish_table(table, "allocation")
     outputs.publish_json(summary, "allocation_summary")
     categories = outputs.publish_table(category_table(result.table), "allocation_categories")
-    by_place = outputs.publish_table(
-        totals_by(result.table, "place"), "allocation_by_place", ["registered_list"]
-    )
-    by_pcn = outputs.publish_table(
-        totals_by(result.table, "pcn_code"), "allocation_by_pcn", ["registered_list"]
-    )
+    by_place = outputs.publish_table(totals_by(result.table, "place"), "allocation_by_place")
+    by_pcn = outputs.publish_table(totals_by(result.table, "pcn_code"), "allocation_by_pcn")
     uncertain = outputs.publish_table(
         uncertain_eligibility_table(table), "allocation_uncertain_eligibility"
     )

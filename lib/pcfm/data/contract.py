@@ -1,7 +1,7 @@
 """The data contract: what an adopting ICB supplies, one table per file stem.
 
 This module is the single source of truth for the input tables. Validation
-(`pcfm.data.validate`), the synthetic generator (`pcfm.data.synth`), the
+(`pcfm.data.validate`), the synthetic generator (`pcfm.inputs.synthetic`), the
 aggregation to cells (`pcfm.data.cells`) and the "Data contract" appendix of the
 methodology all read these definitions, so the documentation cannot drift from
 the code.

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pcfm.base.context import RunContext
 from pcfm.data.cells import build_cells
 from pcfm.data.read import read_practices
 from pcfm.data.validate import validate_folder
-from pcfm.pipeline.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,10 @@ def run_data_stage(ctx: RunContext) -> DataStageResult:
     outputs.write_restricted(practices, "practices")
 
     with_place = cells.merge(practices[["practice_code", "place"]], on="practice_code")
-    by_place = outputs.publish_table(
-        summarise_cells(with_place, "place"), "data_summary_by_place", count_columns=["patients"]
-    )
+    by_place = outputs.publish_table(summarise_cells(with_place, "place"), "data_summary_by_place")
     by_deprivation = outputs.publish_table(
         summarise_cells(cells, "imd_quintile"),
         "data_summary_by_imd_quintile",
-        count_columns=["patients"],
     )
-    quality_table = outputs.publish_table(quality.table, "data_quality", count_columns=["rows"])
+    quality_table = outputs.publish_table(quality.table, "data_quality")
     return DataStageResult(by_place, by_deprivation, quality_table)

@@ -1,10 +1,9 @@
 """The "Carr-Hill 2007" age-sex weights, the comparator a reviewer asks about first.
 
-The weights (relative to males 5-14 = 1) are those of the Health Foundation's public analysis
-code, held once in :data:`pcfm.data.llr_shape.CARR_HILL_2007_WEIGHTS`. The Health Foundation
-also multiplies by 1.054 to the power of the area's IMD health-and-disability domain score;
-the cells carry no domain score, so that factor is applied only when a score per practice is
-supplied.
+The weights are national reference data, held once in `pcfm.reference.carr_hill_2007`. The
+Health Foundation also multiplies by 1.054 to the power of the area's IMD health-and-disability
+domain score; the cells carry no domain score, so that factor is applied only when a score per
+practice is supplied.
 """
 
 from __future__ import annotations
@@ -12,13 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcfm.data.llr_shape import CARR_HILL_2007_WEIGHTS
 from pcfm.model.errors import CellsError, first_values
+from pcfm.reference.carr_hill_2007 import HEALTH_DOMAIN_FACTOR, SEXES, weight_by_age
 
 __all__ = ["HEALTH_DOMAIN_FACTOR", "carr_hill_2007_weight"]
-
-#: Multiplier per point of the IMD health-and-disability domain score (domain brief §4).
-HEALTH_DOMAIN_FACTOR = 1.054
 
 
 def _band_lower_age(age_band: str) -> int:
@@ -46,12 +42,9 @@ def carr_hill_2007_weight(
     else:
         raise CellsError("cells: the Carr-Hill weights need age_band and sex (or age_sex)")
     weights = np.full(len(cells), np.nan)
-    for sex, groups in CARR_HILL_2007_WEIGHTS.items():
-        lowers = np.array([lower for lower, _ in groups])
-        values = np.array([value for _, value in groups])
+    for sex in SEXES:
         mask = (sexes == sex).to_numpy()
-        ages = bands[mask].map(_band_lower_age).to_numpy()
-        weights[mask] = values[np.searchsorted(lowers, ages, side="right") - 1]
+        weights[mask] = weight_by_age(sex, bands[mask].map(_band_lower_age).to_numpy())
     if np.isnan(weights).any():
         bad = sexes[np.isnan(weights)].drop_duplicates()
         raise CellsError(

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pcfm.base.style import NHS_BLUE, NHS_DARK_GREY, NHS_DARK_PINK, NHS_MID_GREY, PALETTE
+
 __all__ = [
     "calibration_figure",
     "need_index_comparison_figure",
@@ -19,13 +21,6 @@ __all__ = [
     "sensitivity_figure",
     "unavailable_figure",
 ]
-
-NHS_BLUE = "#005EB8"
-NHS_DARK_GREY = "#425563"
-NHS_MID_GREY = "#768692"
-NHS_WARM_YELLOW = "#FFB81C"
-NHS_DARK_PINK = "#7C2855"
-PALETTE = [NHS_BLUE, NHS_WARM_YELLOW, NHS_DARK_PINK, "#009639", "#ED8B00", NHS_MID_GREY, "#330072"]
 
 
 def rate_ratio_figure(coefficients: pd.DataFrame) -> Figure:

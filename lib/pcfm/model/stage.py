@@ -17,6 +17,7 @@ import pandas as pd
 from IPython.display import Markdown
 from matplotlib.figure import Figure
 
+from pcfm.base.context import RunContext
 from pcfm.model import ModelSpecificationError, WorkloadModel, fit_workload_model
 from pcfm.model.alternatives import (
     SPECIFIED,
@@ -40,7 +41,6 @@ from pcfm.model.figures import (
     unavailable_figure,
 )
 from pcfm.params.model import ModelParams
-from pcfm.pipeline.context import RunContext
 
 __all__ = [
     "ALTERNATIVE_RATE_PREFIX",
@@ -190,9 +190,7 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
             }
         )
     else:
-        practice_supply = outputs.publish_table(
-            model.practice_effects, "model_practice_supply", count_columns=["person_years"]
-        )
+        practice_supply = outputs.publish_table(model.practice_effects, "model_practice_supply")
     deciles = calibration_by_decile(model, cells)
     by_practice = calibration_by_practice(model, cells)
     metrics = _validation(ctx, cells, notes)
@@ -229,13 +227,11 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
         rate_ratio_figure=figures["rate_ratios"],
         fit_statistics=statistics,
         practice_supply=practice_supply,
-        calibration_deciles=outputs.publish_table(
-            deciles, "model_calibration_by_need_decile", count_columns=["person_years"]
-        )[CALIBRATION_DISPLAY_COLUMNS],
+        calibration_deciles=outputs.publish_table(deciles, "model_calibration_by_need_decile")[
+            CALIBRATION_DISPLAY_COLUMNS
+        ],
         calibration_figure=figures["calibration_by_need_decile"],
-        calibration_practices=outputs.publish_table(
-            by_practice, "model_calibration_by_practice", count_columns=["person_years"]
-        ),
+        calibration_practices=outputs.publish_table(by_practice, "model_calibration_by_practice"),
         practice_calibration_figure=figures["calibration_by_practice"],
         validation=outputs.publish_table(metrics, "model_validation_by_practice"),
         validation_figure=figures["validation_by_practice"],
@@ -244,9 +240,7 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
         ),
         sensitivity_display=sensitivity_display(comparison, list(models)),
         sensitivity_figure=figures["sensitivity_deprivation"],
-        sensitivity_need_index=outputs.publish_table(
-            need_indices, "model_sensitivity_need_index", count_columns=["person_years"]
-        ),
+        sensitivity_need_index=outputs.publish_table(need_indices, "model_sensitivity_need_index"),
         supply_need_index_figure=figures["need_index_with_and_without_practice_effects"],
         notes=notes,
     )

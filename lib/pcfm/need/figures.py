@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-NHS_BLUE = "#005EB8"
-NHS_MID_GREY = "#768692"
-NHS_DARK_GREY = "#425563"
+from pcfm.base.style import NHS_BLUE, NHS_DARK_GREY, PALETTE
 
 
 def decomposition_figure(decomposition: pd.DataFrame, max_practices: int = 40) -> Figure:
@@ -20,7 +18,7 @@ def decomposition_figure(decomposition: pd.DataFrame, max_practices: int = 40) -
     position = np.arange(len(ordered))
     positive_base = np.zeros(len(ordered))
     negative_base = np.zeros(len(ordered))
-    colours = [NHS_BLUE, "#ED8B00", "#009639", "#7C2855", NHS_MID_GREY]
+    colours = PALETTE
     for column, colour in zip(columns, colours, strict=False):
         values = ordered[column].to_numpy(dtype=float)
         base = np.where(values >= 0, positive_base, negative_base)

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pcfm.base.context import RunContext
 from pcfm.model import fit_workload_model
 from pcfm.need.decomposition import decompose_need_index
 from pcfm.need.figures import decomposition_figure, need_index_figure
 from pcfm.need.weights import need_weight_tables, practice_need
-from pcfm.pipeline.context import RunContext
 
 #: Published weight tables: factor → file stem.
 WEIGHT_TABLE_NAMES = {
@@ -61,7 +61,7 @@ def run_need_stage(ctx: RunContext) -> NeedStageResult:
     )
     tables = need_weight_tables(cells, rate, {"deprivation": deprivation_column})
     weight_tables = {
-        factor: outputs.publish_table(table, WEIGHT_TABLE_NAMES[factor], ["patients"])
+        factor: outputs.publish_table(table, WEIGHT_TABLE_NAMES[factor])
         for factor, table in tables.items()
     }
     figure = need_index_figure(need, practices)

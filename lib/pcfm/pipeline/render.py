@@ -35,8 +35,10 @@ import yaml
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
 
+from pcfm.base.folder import RunFolder
+from pcfm.base.markdown import escape_markdown
+from pcfm.base.style import NHS_BLUE
 from pcfm.params.report import ReportParams
-from pcfm.pipeline.folder import RunFolder
 from pcfm.report import house_style
 from pcfm.report.documents import (
     STANDALONE_DOCUMENTS,
@@ -47,9 +49,7 @@ from pcfm.report.documents import (
     set_front_matter,
 )
 from pcfm.report.house_style import DocumentIdentity
-from pcfm.report.markdown import escape_markdown
 from pcfm.report.statements import HTML_PAGE_BREAK, QUARTO_PAGE_BREAK, combine_statements
-from pcfm.report.style import NHS_BLUE
 from pcfm.report.word_tables import tidy_word_tables
 
 #: Files and folders of the Quarto project, relative to the project root.

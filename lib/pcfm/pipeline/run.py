@@ -3,7 +3,7 @@
 The run is built in a scratch folder beside ``build/<run-name>/`` and swapped into
 place only when every stage has succeeded, so a failed run never leaves a folder that
 looks complete and never destroys the previous successful run of the same name. The
-last stage is the output checker (`pcfm.report.check_outputs`): a run whose publishable
+last stage is the output checker (`pcfm.base.disclosure.check`): a run whose publishable
 files hold a small count or a patient identifier fails.
 """
 
@@ -18,30 +18,23 @@ from pathlib import Path
 
 import papermill
 
-from pcfm.outputs import write_workbook
+from pcfm.base.disclosure.check import check_run_folder
+from pcfm.base.folder import RunFolder
+from pcfm.base.outputs import write_workbook
 from pcfm.params import Params, load_params
-from pcfm.pipeline.folder import RunFolder
 from pcfm.pipeline.manifest import RunManifest, hash_folder, sha256_of
 from pcfm.pipeline.render import RenderResult, render_report
-from pcfm.report.check_outputs import check_run_folder
 from pcfm.report.statement import StatementError
-from pcfm.report.statements import STATEMENT_NOTEBOOK, execute_statements, execute_with_retries
+from pcfm.report.statements import execute_statements, execute_with_retries
+from pcfm.stages import STATEMENT_NOTEBOOK, stage_notebooks
 
 log = logging.getLogger(__name__)
 
 #: The project root: where `notebooks/`, `methodology/` and `_quarto.yml` live.
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
-#: The notebooks of the pipeline, run in this order.
-NOTEBOOKS = (
-    "01_data.ipynb",
-    "02_workload_model.ipynb",
-    "03_need_weights.ipynb",
-    "04_allocation.ipynb",
-    "05_appendices.ipynb",
-    "06_allocation_report.ipynb",
-    "07_board_paper.ipynb",
-)
+#: The notebooks of the pipeline, in the order of the stage table (`pcfm.stages`).
+NOTEBOOKS = stage_notebooks()
 
 #: Findings of the output checker listed in a failed run's message (all are in the log).
 FINDINGS_SHOWN = 20
@@ -66,7 +59,7 @@ def prepare_input(params: Params, folder: RunFolder) -> Path:
     folder run reads the adopting ICB's own tables where they are.
     """
     if params.data.source == "synthetic":
-        from pcfm.data.synth import write_synthetic_icb
+        from pcfm.inputs.synthetic import write_synthetic_icb
 
         write_synthetic_icb(
             folder.input_data,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pcfm.pipeline.context import RunContext
+from pcfm.base.context import RunContext
 from pcfm.report.headline import (
     Headline,
     allocation_per_patient_figure,

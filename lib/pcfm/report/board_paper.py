@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pcfm.base.folder import RunFolder
+from pcfm.base.markdown import escape_markdown
 from pcfm.params import Params
-from pcfm.pipeline.folder import RunFolder
 from pcfm.report.headline import (
     POLICY_NAMES,
     Headline,
@@ -28,7 +29,6 @@ from pcfm.report.headline import (
     sensitivity_sentence,
     uncertain_practices,
 )
-from pcfm.report.markdown import escape_markdown
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,7 @@ def executive_summary(
     if "Place" in by_place and len(by_place):
         shares = ", ".join(
             f"{escape_markdown(place)} {share}"
-            for place, share in zip(
-                by_place["Place"], by_place["Share of allocation"], strict=True
-            )
+            for place, share in zip(by_place["Place"], by_place["Share of allocation"], strict=True)
         )
         bullets.append(f"**Who gains.** Share of the allocation by place: {shares}.")
     bullets.append(f"**Equity.** {equity.replace(' (see the table below)', '')}")

@@ -7,7 +7,7 @@ front matter (title, author, formats, ``echo: false``), which the renderer fills
 the run's ICB, year and author.
 
 :func:`check_quarto_document` extends the static check of the book
-(`pcfm.pipeline.quarto_check`) to these notebooks, for machines without Quarto: front
+(`pcfm.report.quarto_check`) to these notebooks, for machines without Quarto: front
 matter that parses, a title, an author when Typst is a format, unique cell labels, and
 every cross-reference in the Markdown pointing at a label in the same notebook.
 """
@@ -22,14 +22,14 @@ import nbformat
 import yaml
 from nbformat import NotebookNode
 
-from pcfm.pipeline.quarto_check import (
+from pcfm.base.markdown import escape_markdown
+from pcfm.report.house_style import DATE_FORMAT
+from pcfm.report.quarto_check import (
     CELL_LABEL,
     CROSS_REFERENCE,
     SECTION_ID,
     example_list_lines,
 )
-from pcfm.report.house_style import DATE_FORMAT
-from pcfm.report.markdown import escape_markdown
 
 #: Formats of every stand-alone document, rendered in one Quarto call each. The house
 #: style (`pcfm.report.house_style`) adds its options when Quarto renders.
@@ -52,7 +52,7 @@ class Document:
 #: Pipeline notebooks rendered as stand-alone documents (the statements are assembled).
 STANDALONE_DOCUMENTS = (
     Document("06_allocation_report.ipynb", "Allocation report", "allocation-report"),
-    Document("07_board_paper.ipynb", "Board paper", "board-paper"),
+    Document("06_board_paper.ipynb", "Board paper", "board-paper"),
 )
 STATEMENTS_DOCUMENT = Document(
     "practice_statements.ipynb", "Practice statements", "practice-statements"
@@ -69,7 +69,7 @@ def front_matter(
 ) -> str:
     """Quarto YAML front matter for a stand-alone document rendered from stored outputs.
 
-    The texts are Markdown to pandoc, so they are escaped (`pcfm.report.markdown`).
+    The texts are Markdown to pandoc, so they are escaped (`pcfm.base.markdown`).
     """
     formats = {name: dict(options) for name, options in (formats or FORMATS).items()}
     formats["html"]["toc"] = toc

@@ -21,9 +21,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pcfm.pipeline.folder import RunFolder
-from pcfm.report.markdown import escape_markdown
-from pcfm.report.style import CATEGORY_COLOURS, NHS_BLUE, NHS_MID_GREY, new_figure, style_figure
+from pcfm.base.folder import RunFolder
+from pcfm.base.markdown import escape_markdown
+from pcfm.base.style import (
+    CATEGORY_COLOURS,
+    NHS_BLUE,
+    NHS_DARK_GREY,
+    NHS_MID_GREY,
+    new_figure,
+    style_figure,
+)
 
 #: Practice attributes taken from the restricted practices table when allocation.csv lacks them.
 PRACTICE_ATTRIBUTES = ("practice_name", "pcn_code", "pcn_name", "place", "imd_score")
@@ -411,7 +418,7 @@ def allocation_per_patient_figure(allocation: pd.DataFrame) -> Figure:
     else:
         colours = [NHS_BLUE] * len(order)
     axes.bar(np.arange(len(order)), per_patient.to_numpy()[order], color=colours, width=0.85,
-             edgecolor="#425563", linewidth=0.3)  # fmt: skip
+             edgecolor=NHS_DARK_GREY, linewidth=0.3)  # fmt: skip
     axes.set_xticks([])
     axes.set_xlabel("Practices, largest allocation per registered patient first")
     axes.set_ylabel("£ per registered patient")
@@ -436,7 +443,7 @@ def allocation_per_patient_figure(allocation: pd.DataFrame) -> Figure:
 
 def write_figure(figure: Figure, folder: RunFolder, name: str) -> Path:
     """Publish a report figure as PNG and SVG beside the other figures."""
-    from pcfm.outputs import Outputs
+    from pcfm.base.outputs import Outputs
     from pcfm.params.disclosure import DisclosureParams
 
     Outputs(folder, DisclosureParams()).publish_figure(figure, name)

@@ -1,6 +1,6 @@
 """The house style of the rendered documents: what Quarto is given besides the content.
 
-Figures have their style in `pcfm.report.style`; this module dresses the documents:
+Figures have their style in `pcfm.base.style`; this module dresses the documents:
 
 * **PDF (Typst)**: `templates/house-style.typ` (colours, fonts, tables that fit and
   break across pages) and, written per document by :func:`typst_page_setup`, an A4 page

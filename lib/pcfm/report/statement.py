@@ -1,6 +1,6 @@
 """One practice's statement: why it gets what it gets, in words a practice manager uses.
 
-Executed once per practice in its own kernel (`notebooks/practice_statement.ipynb`), so
+Executed once per practice in its own kernel (`notebooks/06_practice_statement.ipynb`), so
 this module imports nothing heavy: the standard library, YAML and IPython's display.
 It reads only what the run has already published (``publishable/allocation.csv`` and
 ``allocation_summary.json``) and the run's ``params.yml``; columns that a run does not
@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from pcfm.report.markdown import escape_markdown
+from pcfm.base.markdown import escape_markdown
 
 #: Contribution columns of the need-index decomposition and how a practice reads them.
 CONTRIBUTION_LABELS = {

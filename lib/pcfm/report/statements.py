@@ -1,6 +1,6 @@
 """Practice statements: the statement notebook executed once per practice, in parallel.
 
-Each practice's statement is `notebooks/practice_statement.ipynb` executed by papermill
+Each practice's statement is `notebooks/06_practice_statement.ipynb` executed by papermill
 with its ``practice_code``, kept in ``notebooks/statements/<code>.ipynb`` so that every
 statement can be traced to an executed notebook. Starting a kernel dominates the time,
 and it mostly waits on the disk and the other kernels, so several kernels run at once,
@@ -29,7 +29,6 @@ from nbformat import NotebookNode
 
 from pcfm.report.statement import StatementError
 
-STATEMENT_NOTEBOOK = "practice_statement.ipynb"
 #: Quarto's page break, understood by its HTML, Typst and Word writers.
 QUARTO_PAGE_BREAK = "{{< pagebreak >}}"
 #: A page break for browsers printing the nbconvert HTML.
@@ -110,7 +109,7 @@ def execute_statements(
 
     Args:
         run_dir: The run folder (its allocation must already be published).
-        notebook: The statement notebook (`notebooks/practice_statement.ipynb`).
+        notebook: The statement notebook (`notebooks/06_practice_statement.ipynb`).
         codes: Practices to write statements for; every practice of the run by default.
         workers: Kernels at once; :func:`default_workers` by default.
 

@@ -56,7 +56,7 @@ from docx.styles.style import BaseStyle
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
-from pcfm.report.style import NHS_BLACK, NHS_BLUE, NHS_DARK_BLUE, NHS_DARK_GREY, NHS_PALE_GREY
+from pcfm.base.style import NHS_BLACK, NHS_BLUE, NHS_DARK_BLUE, NHS_DARK_GREY, NHS_PALE_GREY
 
 #: Body font, and the metric-compatible font named as its fallback in the font table.
 BODY_FONT = "Arial"
@@ -64,7 +64,7 @@ FALLBACK_FONT = "Liberation Sans"
 BODY_PT = 11.0
 TABLE_PT = 9.5
 SMALL_PT = 9.0
-#: NHS identity grey 4, for table rules (lighter than any colour of `pcfm.report.style`).
+#: NHS identity grey 4, for table rules (lighter than any colour of `pcfm.base.style`).
 RULE_GREY = "#D8DDE0"
 WHITE = "#FFFFFF"
 

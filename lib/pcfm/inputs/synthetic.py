@@ -66,8 +66,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pcfm.data import llr_shape as shape
 from pcfm.data.contract import APPOINTMENT_MODES, CAMBRIDGE_WEIGHTS, STAFF_TYPES, TABLES
+from pcfm.inputs import llr_shape as shape
+from pcfm.reference import carr_hill_2007
 
 __all__ = [
     "CONDITIONS",
@@ -873,11 +874,8 @@ def _carr_hill_weighted_list(
     """Carr-Hill 2007 age-sex weighted list per practice, rescaled to the raw ICB total."""
     weight = np.empty(age.size)
     for s_index, sex in enumerate(SEXES):
-        groups = shape.CARR_HILL_2007_WEIGHTS[sex]
-        lowers = np.array([lower for lower, _ in groups])
-        values = np.array([value for _, value in groups])
         mask = is_male == s_index
-        weight[mask] = values[np.searchsorted(lowers, age[mask], side="right") - 1]
+        weight[mask] = carr_hill_2007.weight_by_age(sex, age[mask])
     weight *= age.size / weight.sum()
     return np.bincount(practice_index, weight, n_practices)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from pcfm.report.markdown import unescape_markdown
+from pcfm.base.markdown import unescape_markdown
 
 #: Suffixes of files that hold no readable text (images, fonts, scripts, styles).
 SKIPPED_SUFFIXES = frozenset(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pcfm.data.public.common import (
+from pcfm.inputs.public.common import (
     PublicFileError,
     PublicFileLayoutError,
     describe_bad_values,

@@ -12,7 +12,6 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 import matplotlib
 import pandas as pd
 
-from pcfm.disclosure import apply_disclosure_control
+from pcfm.base.disclosure.control import apply_disclosure_control
+from pcfm.base.folder import RunFolder
+from pcfm.base.style import style_figure
 from pcfm.params.disclosure import DisclosureParams
-from pcfm.pipeline.folder import RunFolder
-from pcfm.report.style import style_figure
 
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.hashsalt"] = "pcfm"  # stable ids inside SVG files
@@ -40,22 +39,18 @@ class Outputs:
     folder: RunFolder
     disclosure: DisclosureParams
 
-    def publish_table(
-        self, table: pd.DataFrame, name: str, count_columns: Iterable[str] = ()
-    ) -> pd.DataFrame:
+    def publish_table(self, table: pd.DataFrame, name: str) -> pd.DataFrame:
         """Write ``publishable/<name>.csv`` with counts of people under disclosure control.
 
         Args:
-            table: An aggregate table (never patient rows).
+            table: An aggregate table (never patient rows). Its count columns are those the
+                registry (`pcfm.base.disclosure.columns`) recognises by name.
             name: File stem, also the workbook sheet name.
-            count_columns: Columns holding counts of people; they are suppressed and rounded.
 
         Returns:
             The table as published, for display in the notebook.
         """
-        published = apply_disclosure_control(
-            table, count_columns, self.disclosure.threshold, self.disclosure.rounding_base
-        )
+        published = apply_disclosure_control(table, self.disclosure)
         self.folder.publishable.mkdir(parents=True, exist_ok=True)
         published.to_csv(self.folder.publishable / f"{name}.csv", index=False, lineterminator="\n")
         return published
@@ -68,7 +63,7 @@ class Outputs:
     def publish_figure(self, figure: Any, name: str) -> None:
         """Write a matplotlib figure as ``figures/<name>.png`` and ``.svg``, without dates.
 
-        Every published figure gets the house style here (`pcfm.report.style`), so the
+        Every published figure gets the house style here (`pcfm.base.style`), so the
         stages' figures and the report's look alike.
         """
         style_figure(figure)

@@ -6,12 +6,12 @@ offending values when a file is not as published. Where to download each file is
 ``docs/public-data.md``.
 """
 
-from pcfm.data.public.common import PublicFileError, PublicFileLayoutError
-from pcfm.data.public.deprivation import read_lsoa_imd, read_practice_imd
-from pcfm.data.public.geography import read_practice_map
-from pcfm.data.public.payments import LAYOUTS as PAYMENTS_LAYOUTS
-from pcfm.data.public.payments import payments_years, read_payments, read_payments_file
-from pcfm.data.public.registered import read_registered_age_sex, registered_extract_dates
+from pcfm.inputs.public.common import PublicFileError, PublicFileLayoutError
+from pcfm.inputs.public.deprivation import read_lsoa_imd, read_practice_imd
+from pcfm.inputs.public.geography import read_practice_map
+from pcfm.inputs.public.payments import LAYOUTS as PAYMENTS_LAYOUTS
+from pcfm.inputs.public.payments import payments_years, read_payments, read_payments_file
+from pcfm.inputs.public.registered import read_registered_age_sex, registered_extract_dates
 
 __all__ = [
     "PAYMENTS_LAYOUTS",

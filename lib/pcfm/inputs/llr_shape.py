@@ -135,11 +135,3 @@ GLOBAL_SUM_PER_WEIGHTED_PATIENT_GBP: float = 121.79
 #: Spread of other income lines around the global sum (standard deviation of log funding).
 #: *Assumption*, small so funding stays essentially Carr-Hill shaped.
 FUNDING_NOISE_LOG_SD: float = 0.03
-
-#: "Carr-Hill 2007" age-sex need weights, relative to males 5-14 = 1 (DOMAIN §4, as used by the
-#: Health Foundation's public code miqdadasaria/primary_care). Keys: (sex, lowest age of the
-#: group); each group runs to the next key's age.
-CARR_HILL_2007_WEIGHTS: dict[str, tuple[tuple[int, float], ...]] = {
-    "M": ((0, 2.354), (5, 1.000), (15, 0.913), (45, 1.373), (65, 2.531), (75, 3.254), (85, 3.193)),
-    "F": ((0, 2.241), (5, 1.030), (15, 1.885), (45, 2.115), (65, 2.820), (75, 3.301), (85, 3.090)),
-}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pcfm.outputs import Outputs
+from pcfm.base.folder import RunFolder
+from pcfm.base.outputs import Outputs
 from pcfm.params import Params, load_params
-from pcfm.pipeline.folder import RunFolder
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pcfm.data.public.common import (
+from pcfm.inputs.public.common import (
     PublicFileError,
     PublicFileLayoutError,
     describe_bad_values,
@@ -188,7 +188,7 @@ def match_layout(path: Path, header: list[str]) -> PaymentsLayout:
         f"{path}: column layout not known (NHS Payments to General Practice). Closest known "
         f"layout {closest.name!r} (years {', '.join(closest.years)}) expects columns "
         f"{list(closest.columns.values())}; missing {missing(closest)}; found {header}. If the "
-        "publisher renamed a column, add the new layout to pcfm.data.public.payments.LAYOUTS."
+        "publisher renamed a column, add the new layout to pcfm.inputs.public.payments.LAYOUTS."
     )
 
 

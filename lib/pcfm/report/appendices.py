@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from pcfm.base.folder import RunFolder
 from pcfm.data.contract import contract_frame
 from pcfm.params import Params
 from pcfm.params.reference import parameter_reference
-from pcfm.pipeline.folder import RunFolder
 
 #: Where the chapters and their data files (assumptions, changelog) live.
 METHODOLOGY_DIR = Path(__file__).resolve().parents[3] / "methodology"

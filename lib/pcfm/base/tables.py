@@ -6,11 +6,11 @@ reader of a printed table needs, once for all of them:
 
 * **headers for people**: ``registered_list`` is shown as "Registered list" (see
   :func:`column_label`; the output checker still knows a count column by its label,
-  `pcfm.report.counts`);
+  `pcfm.base.disclosure.columns`);
 * **numbers formatted and right-aligned**: integers with thousands separators, other
   numbers with ``float_format``; text already formatted for people (``'£1,118,309.94'``)
   is shown as it is, never re-read as a number;
-* **text escaped** (`pcfm.report.markdown`), so data can never break the document;
+* **text escaped** (`pcfm.base.markdown`), so data can never break the document;
 * **column widths per table**: a table that fits the page is left to the renderer's
   automatic widths; a wider one gets relative widths from what each column must show
   (a number cannot wrap; a header or a sentence can), written as the lengths of the
@@ -25,7 +25,7 @@ import re
 import pandas as pd
 from IPython.display import Markdown
 
-from pcfm.report.markdown import escape_markdown
+from pcfm.base.markdown import escape_markdown
 
 _NUMBER_LIKE = re.compile(r"^[-+−]?£?[\d,]*\.?\d+%?$|^\*$|^$")
 
@@ -144,15 +144,23 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
             widths = [width + 1 for width in widths]
 
     def row(cells: list[str]) -> str:
-        return "| " + " | ".join(
-            cell.rjust(width) if is_number else cell.ljust(width)
-            for cell, width, is_number in zip(cells, widths, numeric, strict=True)
-        ) + " |"
+        return (
+            "| "
+            + " | ".join(
+                cell.rjust(width) if is_number else cell.ljust(width)
+                for cell, width, is_number in zip(cells, widths, numeric, strict=True)
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join(
-        ("-" * (width + 1) + ":") if is_number else (":" + "-" * (width + 1))
-        for width, is_number in zip(widths, numeric, strict=True)
-    ) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (width + 1) + ":") if is_number else (":" + "-" * (width + 1))
+            for width, is_number in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
     body = [row([values[i] for values in columns]) for i in range(len(table))]
     return "\n".join([row(headers), rule, *body])
 

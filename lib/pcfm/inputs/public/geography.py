@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pcfm.data.public.common import (
+from pcfm.inputs.public.common import (
     PublicFileError,
     PublicFileLayoutError,
     choose_extract_date,

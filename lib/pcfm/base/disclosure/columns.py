@@ -1,7 +1,7 @@
 """Which columns of a published table hold counts of people: the one registry.
 
-Disclosure control (`pcfm.disclosure`) is applied where a stage names its count
-columns; the output checker (`pcfm.report.check_outputs`) must recognise those columns
+Disclosure control (`pcfm.base.disclosure.control`) is applied where a stage names its count
+columns; the output checker (`pcfm.base.disclosure.check`) must recognise those columns
 again in files it did not write, including tables rendered into HTML or Word with
 human-readable headers. Both rely on this convention:
 
@@ -16,7 +16,7 @@ human-readable headers. Both rely on this convention:
   threshold is still suppressed.
 
 A stage that publishes a new count of people names its column by this convention (or
-adds it here) so that the checker guards it.
+adds it here): the writer then controls it and the checker guards it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from __future__ import annotations
 import re
 
 #: Counts of people that are suppressed and rounded when published.
-CONTROLLED_COUNT_COLUMNS = frozenset({"patients", "people", "rows", "persons", "count_of_patients"})
+CONTROLLED_COUNT_COLUMNS = frozenset(
+    {"patients", "people", "rows", "persons", "count_of_patients", "person_years"}
+)
 #: Registered-list sizes: suppressed when small, otherwise published unrounded.
 LIST_SIZE_COLUMNS = frozenset({"registered_list", "registered_patients", "list_size"})
 

@@ -8,7 +8,7 @@ two kinds of leak (domain brief §5):
 
 * a **small count**: a value from 1 to the disclosure threshold in a column of counts of
   people, or a controlled count that is not a multiple of the rounding base (it skipped
-  disclosure control). Which columns are counts is decided by `pcfm.report.counts`;
+  disclosure control). Which columns are counts is decided by `pcfm.base.disclosure.columns`;
 * a **patient identifier**: any ``patient_id`` of the run's input appearing as a word in
   any file.
 
@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pcfm.report.counts import is_controlled_count_column, is_count_column
-from pcfm.report.extract import FoundTable, FoundText, tables_and_text
+from pcfm.base.disclosure.columns import is_controlled_count_column, is_count_column
+from pcfm.base.disclosure.extract import FoundTable, FoundText, tables_and_text
+from pcfm.params.disclosure import DisclosureParams
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,6 @@ class Finding:
         return f"{self.file}: {self.place}: {self.message}"
 
 
-@dataclass(frozen=True)
-class DisclosureRule:
-    """The rule the run was published under (from its params.yml)."""
-
-    threshold: int
-    rounding_base: int
-
-
 def parse_count(text: str) -> float | None:
     """The number shown in a table cell, or None for '*', blanks and words."""
     cleaned = text.strip().replace(",", "").replace("\u2009", "")
@@ -83,7 +76,7 @@ def parse_count(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def check_table(table: FoundTable, rule: DisclosureRule, file: str) -> list[Finding]:
+def check_table(table: FoundTable, rule: DisclosureParams, file: str) -> list[Finding]:
     """Small and unrounded counts in the count columns of one table."""
     findings = []
     count_columns = [
@@ -193,14 +186,14 @@ def _patients_file(run_dir: Path, data_folder: Path | None) -> Path:
     )
 
 
-def _rule_and_data_folder(run_dir: Path) -> tuple[DisclosureRule, Path | None]:
+def _rule_and_data_folder(run_dir: Path) -> tuple[DisclosureParams, Path | None]:
     from pcfm.params import load_params
 
     params_file = run_dir / "params.yml"
     if not params_file.exists():
         raise CheckOutputsError(f"{run_dir}: not a run folder (no params.yml)")
     params = load_params(params_file)
-    rule = DisclosureRule(params.disclosure.threshold, params.disclosure.rounding_base)
+    rule = params.disclosure
     folder = params.resolve(params.data.folder) if params.data.source == "folder" else None
     return rule, folder
 
@@ -218,7 +211,7 @@ def publishable_files(run_dir: Path) -> Iterator[Path]:
 
 
 def check_files(
-    files: Iterable[Path], run_dir: Path, rule: DisclosureRule, patient_ids: frozenset[str]
+    files: Iterable[Path], run_dir: Path, rule: DisclosureParams, patient_ids: frozenset[str]
 ) -> list[Finding]:
     """Check each file's tables for small counts and its text for patient identifiers."""
     findings: list[Finding] = []

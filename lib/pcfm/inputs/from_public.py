@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pcfm.data.public.common import PublicFileError, choose_extract_date
-from pcfm.data.public.deprivation import read_practice_imd
-from pcfm.data.public.geography import read_practice_map
-from pcfm.data.public.payments import payments_files, read_payments_file
-from pcfm.data.public.registered import read_registered_age_sex, registered_extract_dates
+from pcfm.inputs.public.common import PublicFileError, choose_extract_date
+from pcfm.inputs.public.deprivation import read_practice_imd
+from pcfm.inputs.public.geography import read_practice_map
+from pcfm.inputs.public.payments import payments_files, read_payments_file
+from pcfm.inputs.public.registered import read_registered_age_sex, registered_extract_dates
 
 if TYPE_CHECKING:
-    from pcfm.data.synth import SyntheticICB
+    from pcfm.inputs.synthetic import SyntheticICB
 
 logger = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ def _generate(
     payments_year: str | None,
     extract_date: str | None,
 ) -> tuple[SyntheticICB, PublicICBInputs]:
-    from pcfm.data.synth import generate_icb_for_practices
+    from pcfm.inputs.synthetic import generate_icb_for_practices
 
     inputs = assemble_public_icb(public_dir, icb_code, payments_year, extract_date)
     log_dropped(inputs)
