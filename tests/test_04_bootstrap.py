@@ -15,7 +15,6 @@ from pcfm.allocation.bootstrap import (
     _model_columns,
     _stacked_sample,
     bootstrap_need,
-    uncertain_practices,
 )
 from pcfm.allocation.funding import compare_funding
 from pcfm.model import fit_workload_model
@@ -203,8 +202,3 @@ def test_failing_refits_are_counted_then_stop():
 
     with pytest.raises(BootstrapError, match="bootstrap refits failed"):
         bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 2, seed=1, fit=failing)
-
-
-def test_uncertain_practices():
-    table = pd.DataFrame({"practice_code": list("ABCD"), "p_eligible": [0.0, 0.5, 0.95, 0.3]})
-    assert uncertain_practices(table)["practice_code"].tolist() == ["B", "D"]

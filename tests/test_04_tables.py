@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from pcfm.allocation.certainty import mark_uncertain_eligibility
 from pcfm.allocation.figures import funding_by_deprivation_figure, need_index_interval_figure
 from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.policies import allocate
@@ -189,13 +190,48 @@ def test_category_table(icb):
     assert (categories["funding_ratio_min"].diff().dropna() > 0).all()
 
 
-def test_uncertain_eligibility_table(icb):
+def test_uncertain_eligibility_is_decided_by_the_band_of_the_parameters(icb):
+    params = AllocationParams(uncertain_low=0.3, uncertain_high=0.7)
     table = allocation_table(_result(icb, policy="top_up_to_average", budget_gbp=1_000))
-    assert uncertain_eligibility_table(table).empty  # no bootstrap: no column values
-    table["p_eligible"] = [0.05, 0.5, 0.89, 0.95]
-    shown = uncertain_eligibility_table(table)
-    assert shown["practice_code"].tolist() == ["C", "B"]
+    marked = mark_uncertain_eligibility(table, params)
+    assert marked["eligibility_uncertain"].isna().all()  # no bootstrap: not decided
+    assert uncertain_eligibility_table(marked).empty
+    assert list(marked.columns).index("eligibility_uncertain") == (
+        list(marked.columns).index("p_eligible") + 1
+    )
+    table["p_eligible"] = [0.3, 0.5, 0.69, 0.95]  # the ends of the band are outside it
+    marked = mark_uncertain_eligibility(table, params)
+    assert marked["eligibility_uncertain"].tolist() == [False, True, True, False]
+    shown = uncertain_eligibility_table(marked)
+    assert shown["practice_code"].tolist() == ["C", "B"]  # most likely funded first
     assert "p_eligible" in shown.columns and "registered_list" not in shown.columns
+    default = mark_uncertain_eligibility(table, AllocationParams())  # 0.1 to 0.9
+    assert default["eligibility_uncertain"].tolist() == [True, True, True, False]
+
+
+def test_totals_by_place_by_hand_with_one_rounding_rule():
+    table = pd.DataFrame(
+        {
+            "place": ["X", "X", "Y"],
+            "registered_list": [1000, 2001, 3000],
+            "need_weighted_list": [1000.0, 2000.0, 3001.0],
+            "current_funding_gbp": [100_000.004, 200_000.0, 300_000.0],
+            "allocation_gbp": [0.01, 10_000.0, 0.0],
+        }
+    )
+    totals = totals_by(table, "place").set_index("place")
+    assert totals.loc["X", "registered_list"] == 3001
+    assert totals.loc["X", "allocation_gbp"] == 10_000.01
+    assert totals.loc["X", "current_funding_gbp"] == 300_000.0  # to the penny
+    assert totals.loc["X", "practices_funded"] == 2 and totals.loc["Y", "practices_funded"] == 0
+    # per-patient amounts and shares come from the unrounded sums
+    assert totals.loc["X", "allocation_per_registered_patient_gbp"] == pytest.approx(
+        10_000.01 / 3001
+    )
+    assert totals.loc["X", "share_of_allocation"] == 1.0
+    assert totals.loc["Y", "share_of_allocation"] == 0.0
+    with pytest.raises(KeyError, match="pcn_name"):
+        totals_by(table, ["place", "pcn_name"])
 
 
 def test_model_sensitivity_table_with_the_project_model():

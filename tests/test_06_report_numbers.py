@@ -1,4 +1,8 @@
-"""Headline numbers, board paper and practice statements against worked examples by hand."""
+"""Headline numbers, equity table, board paper and practice statements against worked examples.
+
+The published tables are made here by the stage's own functions from a five-practice
+allocation worked by hand; the documents are then formatted from those files alone.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pcfm.allocation.certainty import mark_uncertain_eligibility
+from pcfm.allocation.equity import funding_by_imd_quintile, imd_quintile_of_practices
+from pcfm.allocation.headline import AllocationHeadline, allocation_headline
+from pcfm.allocation.tables import totals_by, uncertain_eligibility_table
 from pcfm.base.folder import RunFolder
+from pcfm.base.outputs import Outputs
 from pcfm.base.tables import markdown_text
 from pcfm.params import params_from_dict
+from pcfm.params.allocation import AllocationParams
+from pcfm.params.disclosure import DisclosureParams
 from pcfm.report.board_paper import build_board_paper
-from pcfm.report.headline import (
-    ReportInputError,
-    funding_by_imd_quintile,
-    gains_by,
-    headline_numbers,
-    imd_quintile_of_practices,
-    read_practice_allocation,
-    uncertain_practices,
-)
+from pcfm.report.display import sensitivity_display_table
+from pcfm.report.headline import sensitivity_sentence
+from pcfm.report.published import ReportInputError, read_allocation, read_headline
 from pcfm.report.statement import (
     StatementError,
     certainty_words,
@@ -40,6 +45,8 @@ ALLOCATION = pd.DataFrame(
         "registered_list": [1000] * 5,
         "need_weighted_list": [1200.0, 1100.0, 1000.0, 900.0, 800.0],
         "need_index": [1.2, 1.1, 1.0, 0.9, 0.8],
+        "need_index_low": [1.15, 1.05, 0.95, 0.85, 0.75],
+        "need_index_high": [1.25, 1.15, 1.05, 0.95, 0.85],
         "current_funding_gbp": [100_000.0] * 5,
         "funding_per_nwp_gbp": [100_000 / 1200, 100_000 / 1100, 100.0, 100_000 / 900, 125.0],
         "funding_ratio": [100_000 / 1200 / 100, 100_000 / 1100 / 100, 1.0, 1.0 / 0.9, 1.25],
@@ -52,40 +59,72 @@ ALLOCATION = pd.DataFrame(
         "contribution_morbidity": [0.04, 0.01, 0.0, -0.02, -0.02],
         "contribution_other": [0.01, 0.01, 0.0, 0.0, 0.0],
         "imd_score": [50.0, 40.0, 30.0, 20.0, 10.0],
+        "need_vs_icb_average": [0.2, 0.1, 0.0, -0.1, -0.2],
+        "funding_vs_icb_average": [100 / 120 - 1, 100 / 110 - 1, 0.0, 1 / 0.9 - 1, 0.25],
     }
 )
+ALLOCATION["allocation_per_registered_patient_gbp"] = ALLOCATION["allocation_gbp"] / 1000
 SUMMARY = {
     "policy": "top_up_to_average",
     "budget_gbp": 30_000.0,
     "allocated_gbp": 30_000.0,
     "unallocated_gbp": 0.0,
+    "n_practices": 5,
+    "n_funded": 2,
     "icb_average_funding_per_nwp_gbp": 100.0,
 }
+PARAMS_YML = (
+    "run_name: t\nallocation:\n  policy: top_up_to_average\n  budget_gbp: 30000\n"
+    "  bootstrap_replicates: 200\nreport:\n  icb_name: Test ICB\n  financial_year: 2025-26\n"
+)
+
+
+def publish(folder: RunFolder, allocation: pd.DataFrame, params: AllocationParams) -> None:
+    """Publish the tables stage 04 publishes, with the stage's functions."""
+    outputs = Outputs(folder, DisclosureParams())
+    table = mark_uncertain_eligibility(allocation, params)
+    quintiles = funding_by_imd_quintile(table)
+    outputs.publish_table(table, "allocation")
+    outputs.publish_table(totals_by(table, "place"), "allocation_by_place")
+    outputs.publish_table(totals_by(table, "pcn_code"), "allocation_by_pcn")
+    outputs.publish_table(quintiles, "allocation_by_imd_quintile")
+    outputs.publish_table(uncertain_eligibility_table(table), "allocation_uncertain_eligibility")
+    headline = allocation_headline(SUMMARY, table, quintiles, params, 200)
+    outputs.publish_table(headline.to_table(), "allocation_headline")
+    outputs.publish_json(SUMMARY | headline.as_dict(), "allocation_summary")
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> RunFolder:
     run = RunFolder(tmp_path / "run")
     run.create()
-    ALLOCATION.to_csv(run.publishable / "allocation.csv", index=False)
-    (run.publishable / "allocation_summary.json").write_text(json.dumps(SUMMARY))
-    (run.root / "params.yml").write_text(
-        "run_name: t\nallocation:\n  policy: top_up_to_average\n  budget_gbp: 30000\n"
-        "  bootstrap_replicates: 200\nreport:\n  icb_name: Test ICB\n  financial_year: 2025-26\n"
-    )
+    publish(run, ALLOCATION, AllocationParams())
+    (run.root / "params.yml").write_text(PARAMS_YML)
     return run
 
 
 def test_headline_numbers_by_hand(folder: RunFolder) -> None:
-    headline = headline_numbers(read_practice_allocation(folder), SUMMARY)
+    headline = read_headline(folder)
     assert (headline.n_practices, headline.n_funded) == (5, 2)
     assert headline.smallest_allocation_gbp == 10_000
     assert headline.largest_allocation_gbp == 20_000
     assert headline.median_allocation_gbp == 15_000
-    assert headline.registered_patients == 5000
+    assert (headline.registered_patients, headline.registered_patients_funded) == (5000, 2000)
     # most deprived (A): 100000/1200 = 83.33 before, 120000/1200 = 100 after; least (E): 125
     assert headline.deprivation_gap_before == pytest.approx(83.3333 / 125 - 1, rel=1e-4)
     assert headline.deprivation_gap_after == pytest.approx(100 / 125 - 1)
+    assert headline.n_eligibility_uncertain == 2  # B (0.55) and C (0.2) inside 0.1 to 0.9
+    assert headline.n_sensitivity_alternatives is None
+
+
+def test_the_headline_table_and_the_json_agree_and_read_back(folder: RunFolder) -> None:
+    headline = read_headline(folder)
+    summary = json.loads((folder.publishable / "allocation_summary.json").read_text())
+    for name, value in headline.as_dict().items():
+        assert summary[name] == pytest.approx(value) if value is not None else summary[name] is None
+    table = pd.read_csv(folder.publishable / "allocation_headline.csv")
+    with pytest.raises(ValueError, match="missing \\['budget_gbp'\\]"):
+        AllocationHeadline.from_table(table[table["measure"] != "budget_gbp"])
 
 
 def test_funding_by_quintile_by_hand() -> None:
@@ -105,29 +144,24 @@ def test_quintiles_of_practices_put_the_most_deprived_first() -> None:
     assert quintiles.tolist() == [5, 1, 1, 5, 3, 3, 4, 4, 2, 2]
 
 
-def test_no_imd_scores_gives_no_quintiles() -> None:
-    assert funding_by_imd_quintile(ALLOCATION.drop(columns="imd_score")) is None
-
-
-def test_gains_by_place_by_hand() -> None:
-    gains = gains_by(ALLOCATION, "place").set_index("place")
-    assert gains.loc["X", "allocation_gbp"] == 30_000
-    assert gains.loc["X", "per_registered_patient_gbp"] == 15.0
-    assert gains.loc["X", "share_of_allocation"] == 1.0
-    assert gains.loc["Y", "practices_funded"] == 0
-
-
-def test_uncertain_practices_are_those_between_ten_and_ninety_percent() -> None:
-    uncertain = uncertain_practices(ALLOCATION)
-    assert uncertain["practice_code"].tolist() == ["B", "C"]
-    assert uncertain_practices(ALLOCATION.drop(columns="p_eligible")) is None
+def test_no_imd_scores_gives_an_empty_quintile_table_and_no_gap(tmp_path: Path) -> None:
+    assert funding_by_imd_quintile(ALLOCATION.drop(columns="imd_score")).empty
+    run = RunFolder(tmp_path / "run")
+    run.create()
+    publish(run, ALLOCATION.drop(columns="imd_score"), AllocationParams())
+    headline = read_headline(run)
+    assert headline.deprivation_gap_before is None and headline.deprivation_gap_after is None
+    params = params_from_dict({"run_name": "t"})
+    paper = build_board_paper(run, params)
+    assert "no practice deprivation scores" in paper.equity
+    assert paper.equity_table.columns.tolist() == ["note"]
 
 
 def test_a_missing_allocation_is_a_clear_error(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
     run.create()
     with pytest.raises(ReportInputError, match=r"allocation\.csv: missing"):
-        read_practice_allocation(run)
+        read_allocation(run)
 
 
 def test_the_board_paper_states_the_runs_numbers(folder: RunFolder) -> None:
@@ -143,9 +177,30 @@ def test_the_board_paper_states_the_runs_numbers(folder: RunFolder) -> None:
     assert "Test ICB" in paper.purpose
     assert "to the penny" in paper.cost and "£10,000.00 to £20,000.00" in paper.cost
     assert "33.3% less" in paper.equity and "20.0% less" in paper.equity
-    assert "**2 practice(s)**" in paper.risks
+    assert "**2 practice(s)**" in paper.risks and "more than 10% and fewer than 90%" in paper.risks
     assert paper.uncertain["practice_code"].tolist() == ["B", "C"]
     assert paper.gains_by_place["Place"].tolist() == ["X", "Y"]
+    assert paper.gains_by_place["Share of allocation"].tolist() == ["100.0%", "0.0%"]
+    assert "X 100.0%, Y 0.0%" in paper.executive_summary
+
+
+def test_the_board_paper_takes_the_band_from_the_stage_not_the_report(tmp_path: Path) -> None:
+    """The probe: band 0.3/0.7 in the allocation stage; the paper must say what it decided."""
+    run = RunFolder(tmp_path / "run")
+    run.create()
+    publish(run, ALLOCATION, AllocationParams(uncertain_low=0.3, uncertain_high=0.7))
+    paper = build_board_paper(run, params_from_dict({"run_name": "t"}))
+    assert paper.headline.n_eligibility_uncertain == 1
+    assert paper.uncertain["practice_code"].tolist() == ["B"]  # 0.55; C's 0.2 is below 0.3
+    assert "**1 practice(s)**" in paper.risks and "more than 30% and fewer than 70%" in paper.risks
+    assert "1 practice(s) have uncertain eligibility" in paper.executive_summary
+
+
+def test_published_tables_that_disagree_are_an_error(folder: RunFolder) -> None:
+    path = folder.publishable / "allocation_uncertain_eligibility.csv"
+    pd.read_csv(path).iloc[:1].to_csv(path, index=False)
+    with pytest.raises(ReportInputError, match="n_eligibility_uncertain = 2"):
+        build_board_paper(folder, params_from_dict({"run_name": "t"}))
 
 
 def test_a_statement_explains_the_practice_in_words(folder: RunFolder) -> None:
@@ -159,12 +214,39 @@ def test_a_statement_explains_the_practice_in_words(folder: RunFolder) -> None:
     assert "| Deprivation of the areas they live in | +0.100 |" in text
     assert "16.7% below the ICB average of £100.00" in text
     assert "funding category 1 of 4" in text
-    assert "200 times" in text and "99% of the time" in text and "almost certainly in" in text
+    assert "200 times" in text and "99% of the time" in text
+    assert "not in doubt: in the funded group in at least 90%" in text
+
+
+def test_a_statement_says_uncertain_exactly_inside_the_band(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    run.create()
+    band = AllocationParams(uncertain_low=0.3, uncertain_high=0.7)
+    publish(run, ALLOCATION, band)
+    (run.root / "params.yml").write_text(
+        PARAMS_YML.replace(
+            "  bootstrap_replicates: 200\n", "  uncertain_low: 0.3\n  uncertain_high: 0.7\n"
+        )
+    )
+    inputs = read_statement_inputs(run.root)
+    uncertain = {
+        code for code in "ABCDE" if "eligibility is uncertain" in statement_markdown(inputs, code)
+    }
+    published = set(
+        pd.read_csv(run.publishable / "allocation_uncertain_eligibility.csv")["practice_code"]
+    )
+    assert uncertain == published == {"B"}
+    # a params.yml whose band contradicts the published decision is refused, not reworded
+    (run.root / "params.yml").write_text(PARAMS_YML)
+    with pytest.raises(StatementError, match="eligibility_uncertain is False"):
+        statement_markdown(read_statement_inputs(run.root), "C")
 
 
 def test_a_statement_leaves_out_what_the_run_did_not_estimate(folder: RunFolder) -> None:
-    ALLOCATION.drop(columns=["p_eligible", "contribution_age_sex"]).to_csv(
-        folder.publishable / "allocation.csv", index=False
+    publish(
+        folder,
+        ALLOCATION.assign(p_eligible=float("nan")).drop(columns=["contribution_age_sex"]),
+        AllocationParams(),
     )
     text = statement_markdown(read_statement_inputs(folder.root), "E")
     assert "not estimated in this run" in text
@@ -177,13 +259,27 @@ def test_a_statement_for_an_unknown_practice_is_a_clear_error(folder: RunFolder)
         statement_markdown(read_statement_inputs(folder.root), "ZZZ")
 
 
+def test_a_statement_needs_the_runs_parameters(folder: RunFolder) -> None:
+    (folder.root / "params.yml").write_text("run_name: t\nreport:\n  nonsense: 1\n")
+    with pytest.raises(StatementError, match=r"report\.nonsense: unknown key"):
+        read_statement_inputs(folder.root)
+
+
 @pytest.mark.parametrize(
-    ("p", "words"),
-    [(0.95, "almost certainly in"), (0.7, "probably in"), (0.5, "boundary"),
-     (0.2, "probably not"), (0.02, "almost certainly not")],
+    ("p", "uncertain", "words"),
+    [(0.95, False, "not in doubt: in the funded group in at least 90%"),
+     (0.9, False, "at least 90%"), (0.7, True, "uncertain: in it more often"),
+     (0.5, True, "uncertain: in it more often"), (0.2, True, "uncertain: out of it"),
+     (0.1, False, "not in doubt: in the funded group in at most 10%"),
+     (0.02, False, "at most 10%")],
 )  # fmt: skip
-def test_certainty_words(p: float, words: str) -> None:
-    assert words in certainty_words(p)
+def test_certainty_words_follow_the_band(p: float, uncertain: bool, words: str) -> None:
+    assert words in certainty_words(p, uncertain, 0.1, 0.9)
+
+
+def test_certainty_words_refuse_a_decision_outside_the_band() -> None:
+    with pytest.raises(StatementError, match="inside the band"):
+        certainty_words(0.5, False, 0.1, 0.9)
 
 
 def test_display_tables_keep_their_formatting() -> None:
@@ -193,27 +289,23 @@ def test_display_tables_keep_their_formatting() -> None:
     assert text.splitlines()[1].count(":") == 3  # one left-aligned, two right-aligned columns
 
 
-def test_the_sensitivity_table_is_found_by_its_columns(folder: RunFolder) -> None:
-    from pcfm.report.headline import (
-        read_sensitivity,
-        sensitivity_display_table,
-        sensitivity_sentence,
-    )
-
-    assert read_sensitivity(folder) is None
-    assert "did not publish" in sensitivity_sentence(None)
-    pd.DataFrame(
+def test_the_sensitivity_numbers_come_from_the_headline(folder: RunFolder) -> None:
+    changes = pd.DataFrame(
         {
             "alternative": ["main", "with_morbidity", "negative_binomial"],
             "n_category_changed": [0, 7, 2],
             "n_eligibility_changed": [0, 3, 1],
             "max_abs_change_gbp": [0.0, 1234.5, 99.0],
         }
-    ).to_csv(folder.publishable / "any_name_at_all.csv", index=False)
-    sensitivity = read_sensitivity(folder)
-    assert sensitivity_sentence(sensitivity) == (
+    )
+    table = mark_uncertain_eligibility(ALLOCATION, AllocationParams())
+    headline = allocation_headline(
+        SUMMARY, table, funding_by_imd_quintile(table), AllocationParams(), 200, changes
+    )
+    assert sensitivity_sentence(headline) == (
         "Under 2 alternative model(s), at most 7 practice(s) change funding category."
     )
-    shown = sensitivity_display_table(sensitivity)
+    assert "did not publish" in sensitivity_sentence(read_headline(folder))
+    shown = sensitivity_display_table(changes)
     assert shown["Practices changing category"].tolist() == [0, 7, 2]
     assert shown["Largest change of a practice's allocation (£)"].tolist()[1] == "1,234.50"

@@ -136,11 +136,19 @@ def test_statements_can_be_switched_off_and_their_kernels_set(
     assert calls == [{"workers": 3}]
 
 
-def test_the_uncertain_range_must_be_ordered() -> None:
+def test_the_uncertain_band_must_be_ordered() -> None:
     from pcfm.params import ParameterError, params_from_dict
 
+    band = {"uncertain_low": 0.9, "uncertain_high": 0.5}
     with pytest.raises(ParameterError, match="uncertain_low"):
-        params_from_dict({"run_name": "t", "report": {"uncertain_low": 0.9, "uncertain_high": 0.5}})
+        params_from_dict({"run_name": "t", "allocation": band})
+
+
+def test_the_band_moved_to_the_allocation_and_an_old_file_is_told_where() -> None:
+    from pcfm.params import ParameterError, params_from_dict
+
+    with pytest.raises(ParameterError, match=r"report\.uncertain_low: .*allocation\.uncertain_low"):
+        params_from_dict({"run_name": "t", "report": {"uncertain_low": 0.3}})
 
 
 def test_a_kernel_that_dies_starting_is_retried_but_other_errors_are_not(

@@ -91,12 +91,6 @@ def _model_columns(model_params: ModelParams, cells: pd.DataFrame) -> list[str]:
     return columns
 
 
-def uncertain_practices(table: pd.DataFrame, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
-    """Practices whose eligibility is uncertain: ``low < p_eligible < high``."""
-    uncertain = table[(table["p_eligible"] > low) & (table["p_eligible"] < high)]
-    return uncertain.sort_values(["p_eligible", "practice_code"], ascending=[False, True])
-
-
 def bootstrap_need(
     cells: pd.DataFrame,
     practices: pd.DataFrame,

@@ -9,8 +9,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pcfm.allocation.bootstrap import bootstrap_need
+from pcfm.allocation.certainty import mark_uncertain_eligibility
+from pcfm.allocation.equity import funding_by_imd_quintile
 from pcfm.allocation.figures import funding_by_deprivation_figure, need_index_interval_figure
 from pcfm.allocation.funding import compare_funding
+from pcfm.allocation.headline import AllocationHeadline, allocation_headline
 from pcfm.allocation.policies import allocate, read_previous_allocations
 from pcfm.allocation.sensitivity import (
     allocation_sensitivity,
@@ -38,7 +41,9 @@ class AllocationStageResult:
     categories: pd.DataFrame
     by_place: pd.DataFrame
     by_pcn: pd.DataFrame
+    by_imd_quintile: pd.DataFrame
     uncertain: pd.DataFrame
+    headline: AllocationHeadline
     sensitivity: pd.DataFrame
     funding_figure: Figure
     need_interval_figure: Figure
@@ -74,20 +79,16 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         else None
     )
     table = allocation_table(result, bootstrap.table if bootstrap else None, decomposition=need)
-    summary = allocation_summary(result)
-    if bootstrap is not None:
-        summary |= {
-            "bootstrap_replicates": bootstrap.n_replicates,
-            "bootstrap_failed_refits": bootstrap.n_failed,
-            "bootstrap_seed": bootstrap.seed,
-            "n_eligibility_uncertain": len(uncertain_eligibility_table(table)),
-        }
+    # The one decision on uncertain eligibility (its band: allocation.uncertain_low/high).
+    table = mark_uncertain_eligibility(table, params.allocation)
 
     allocation = outputs.publish_table(table, "allocation")
-    outputs.publish_json(summary, "allocation_summary")
     categories = outputs.publish_table(category_table(result.table), "allocation_categories")
     by_place = outputs.publish_table(totals_by(result.table, "place"), "allocation_by_place")
-    by_pcn = outputs.publish_table(totals_by(result.table, "pcn_code"), "allocation_by_pcn")
+    pcn = [c for c in ("pcn_code", "pcn_name") if c in result.table]
+    by_pcn = outputs.publish_table(totals_by(result.table, pcn), "allocation_by_pcn")
+    quintiles = funding_by_imd_quintile(table)
+    by_imd_quintile = outputs.publish_table(quintiles, "allocation_by_imd_quintile")
     uncertain = outputs.publish_table(
         uncertain_eligibility_table(table), "allocation_uncertain_eligibility"
     )
@@ -95,6 +96,7 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
     sensitivity = pd.DataFrame(
         {"note": ["sensitivity analysis switched off (allocation.sensitivity)"]}
     )
+    changes = None
     if params.allocation.sensitivity:
         alternatives = outputs.read_restricted("cells_predicted_alternatives")
         tables = need_tables_from_prediction_columns(
@@ -102,6 +104,24 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         )
         changes = allocation_sensitivity(tables, practices, params.allocation, previous).changes
         sensitivity = outputs.publish_table(changes, "allocation_sensitivity")
+
+    # Headline numbers: one object, published as a table and in the summary JSON.
+    headline = allocation_headline(
+        result.summary,
+        table,
+        quintiles,
+        params.allocation,
+        bootstrap.n_replicates if bootstrap is not None else None,
+        changes,
+    )
+    outputs.publish_table(headline.to_table(), "allocation_headline")
+    summary = allocation_summary(result) | headline.as_dict()
+    if bootstrap is not None:
+        summary |= {
+            "bootstrap_failed_refits": bootstrap.n_failed,
+            "bootstrap_seed": bootstrap.seed,
+        }
+    outputs.publish_json(summary, "allocation_summary")
 
     figure = funding_by_deprivation_figure(table)
     outputs.publish_figure(figure, "funding_before_after")
@@ -113,7 +133,9 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         categories,
         by_place,
         by_pcn,
+        by_imd_quintile,
         uncertain,
+        headline,
         sensitivity,
         figure,
         interval_figure,

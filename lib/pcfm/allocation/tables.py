@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pcfm.allocation.bootstrap import uncertain_practices
+from pcfm.allocation.certainty import UNCERTAIN_COLUMN
 from pcfm.allocation.policies import AllocationResult
 from pcfm.need.decomposition import DECOMPOSITION_COLUMNS
 
@@ -32,6 +32,7 @@ ALLOCATION_COLUMNS = [
 ]
 #: Columns after the decomposition, when present: the rest of the working.
 EXTRA_COLUMNS = [
+    "pcn_name",
     "carr_hill_index",
     "imd_score",
     "gap_gbp",
@@ -39,6 +40,9 @@ EXTRA_COLUMNS = [
     "previous_allocation_gbp",
     "allocation_before_transition_gbp",
     "funding_per_nwp_after_gbp",
+    "allocation_per_registered_patient_gbp",
+    "need_vs_icb_average",
+    "funding_vs_icb_average",
 ]
 #: Keys of ``publishable/allocation_summary.json`` that every policy has (issue 5).
 SUMMARY_KEYS = [
@@ -90,6 +94,12 @@ def allocation_table(
             on="practice_code",
             how="left",
         )
+    table["allocation_per_registered_patient_gbp"] = (
+        table["allocation_gbp"] / table["registered_list"]
+    )
+    # Above (+) or below (-) the ICB average, as fractions: what a statement says in words.
+    table["need_vs_icb_average"] = table["need_index"] - 1
+    table["funding_vs_icb_average"] = table["funding_ratio"] - 1
     extras = [c for c in EXTRA_COLUMNS if c in table]
     return table[ALLOCATION_COLUMNS + decomposition_columns + extras].reset_index(drop=True)
 
@@ -101,20 +111,45 @@ def allocation_summary(result: AllocationResult) -> dict[str, Any]:
     return summary
 
 
+#: Sums of list sizes (whole people) and of money (pence) in published totals.
+LIST_COLUMNS = frozenset({"registered_list"})
+MONEY_TOTAL_COLUMNS = frozenset({"current_funding_gbp", "allocation_gbp"})
+
+
+def round_totals(totals: pd.DataFrame) -> pd.DataFrame:
+    """The one rounding rule of published totals: money to the penny, lists to whole people.
+
+    Ratios (per patient, shares) are computed from the unrounded sums before this is
+    applied, so a published ratio is the ratio of the exact totals.
+    """
+    out = totals.copy()
+    for column in out.columns:
+        if column in LIST_COLUMNS:
+            out[column] = out[column].round().astype(np.int64)
+        elif column in MONEY_TOTAL_COLUMNS:
+            out[column] = out[column].round(2)
+    return out
+
+
 def totals_by(table: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     """Totals by PCN or place: lists, funding, allocation, and funding per need-weighted patient.
 
     Args:
         table: The allocation table (one row per practice).
-        by: Column(s) to total by, e.g. ``"pcn_code"`` or ``"place"``.
+        by: Column(s) to total by, e.g. ``"place"`` or ``["pcn_code", "pcn_name"]``.
 
     Returns:
         One row per group: ``practices``, ``practices_funded``, ``registered_list``,
         ``need_weighted_list``, ``current_funding_gbp``, ``allocation_gbp``,
-        ``funding_per_nwp_gbp`` before and ``funding_per_nwp_after_gbp`` after the allocation.
+        ``funding_per_nwp_gbp`` before and ``funding_per_nwp_after_gbp`` after the
+        allocation, ``allocation_per_registered_patient_gbp`` and ``share_of_allocation``
+        (fraction of the total allocated), rounded by :func:`round_totals`.
         ``registered_list`` is a count of people: publish it through disclosure control.
     """
     columns = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in columns if c not in table]
+    if missing:
+        raise KeyError(f"allocation table: no column(s) {', '.join(missing)} to total by")
     work = table[columns].copy()
     work["practices"] = 1
     work["practices_funded"] = (table["allocation_gbp"] > 0).astype(int)
@@ -126,13 +161,16 @@ def totals_by(table: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     ):
         work[column] = table[column].astype(float)
     totals = work.groupby(columns, sort=True, dropna=False).sum().reset_index()
-    totals["registered_list"] = totals["registered_list"].round().astype(np.int64)
     totals["funding_per_nwp_gbp"] = totals["current_funding_gbp"] / totals["need_weighted_list"]
     totals["funding_per_nwp_after_gbp"] = (
         totals["current_funding_gbp"] + totals["allocation_gbp"]
     ) / totals["need_weighted_list"]
-    totals["allocation_gbp"] = totals["allocation_gbp"].round(2)
-    return totals
+    totals["allocation_per_registered_patient_gbp"] = (
+        totals["allocation_gbp"] / totals["registered_list"]
+    )
+    allocated = totals["allocation_gbp"].sum()
+    totals["share_of_allocation"] = totals["allocation_gbp"] / allocated if allocated else 0.0
+    return round_totals(totals)
 
 
 def category_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -181,22 +219,27 @@ def summary_table(summary: dict[str, Any]) -> pd.DataFrame:
 UNCERTAIN_COLUMNS = [
     "practice_code",
     "practice_name",
+    "pcn_code",
+    "place",
     "need_index",
     "need_index_low",
     "need_index_high",
     "funding_ratio",
+    "category",
     "eligible",
     "p_eligible",
+    "allocation_gbp",
 ]
 
 
-def uncertain_eligibility_table(
-    table: pd.DataFrame, low: float = 0.1, high: float = 0.9
-) -> pd.DataFrame:
-    """Practices eligible in more than ``low`` and fewer than ``high`` of the replicates.
+def uncertain_eligibility_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The practices stage 04 marked as of uncertain eligibility, most likely funded first.
 
-    Empty (with the columns) when the run has no bootstrap.
+    The decision is the table's ``eligibility_uncertain`` column
+    (`pcfm.allocation.certainty`); empty (with the columns) when the run has no bootstrap.
     """
-    if table["p_eligible"].isna().all():
-        return pd.DataFrame(columns=UNCERTAIN_COLUMNS)
-    return uncertain_practices(table, low, high)[UNCERTAIN_COLUMNS].reset_index(drop=True)
+    flags = table[UNCERTAIN_COLUMN].fillna(False).astype(bool)
+    uncertain = table.loc[flags, UNCERTAIN_COLUMNS]
+    return uncertain.sort_values(
+        ["p_eligible", "practice_code"], ascending=[False, True]
+    ).reset_index(drop=True)

@@ -82,12 +82,21 @@ class Params(Section):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
+#: Keys that moved to another section, so an old parameter file gets told where they went.
+MOVED_KEYS = {
+    "report.uncertain_low": "allocation.uncertain_low",
+    "report.uncertain_high": "allocation.uncertain_high",
+}
+
+
 def _format_errors(source: str, error: ValidationError) -> str:
     lines = [f"{source}: invalid parameters ({error.error_count()} problem(s)):"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
             message = "unknown key (not in the parameter schema)"
+            if key in MOVED_KEYS:
+                message += f"; it is now {MOVED_KEYS[key]}"
         else:
             message = item["msg"]
         value = item.get("input")

@@ -143,8 +143,34 @@ class AllocationParams(Section):
         ),
     )
 
+    uncertain_low: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "A practice's eligibility is uncertain when the share of bootstrap replicates in "
+            "which it is eligible lies strictly between uncertain_low and uncertain_high; "
+            "stage 04 decides this once and every document reports that decision "
+            "(0.1 = eligible in more than 10% of replicates)."
+        ),
+    )
+    uncertain_high: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Upper end of the uncertain band of eligibility (see uncertain_low): a practice "
+            "eligible in at least this share of replicates is not in doubt."
+        ),
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> AllocationParams:
+        if self.uncertain_low >= self.uncertain_high:
+            raise ValueError(
+                f"uncertain_low ({self.uncertain_low}) must be below uncertain_high "
+                f"({self.uncertain_high})"
+            )
         if self.level_up_k > self.n_categories:
             raise ValueError(
                 f"level_up_k ({self.level_up_k}) is larger than n_categories ({self.n_categories})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from pcfm.params.base import Section
 
@@ -52,31 +52,6 @@ class ReportParams(Section):
             "core, at most eight."
         ),
     )
-    uncertain_low: float = Field(
-        0.1,
-        ge=0.0,
-        le=1.0,
-        description=(
-            "A practice's eligibility is reported as uncertain when the share of bootstrap "
-            "replicates in which it is funded lies strictly between uncertain_low and "
-            "uncertain_high."
-        ),
-    )
-    uncertain_high: float = Field(
-        0.9,
-        ge=0.0,
-        le=1.0,
-        description="Upper end of the uncertain range of eligibility (see uncertain_low).",
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReportParams:
-        if self.uncertain_low >= self.uncertain_high:
-            raise ValueError(
-                f"uncertain_low ({self.uncertain_low}) must be below uncertain_high "
-                f"({self.uncertain_high})"
-            )
-        return self
 
     @property
     def document_date(self) -> datetime.date:

@@ -2,7 +2,8 @@
 
 For finance and primary care teams: the budget, how many practices are funded, the
 range of allocations, funding per need-weighted patient by deprivation quintile before
-and after, totals by place and PCN, the per-practice table and two charts.
+and after, totals by place and PCN, the per-practice table and two charts. Every number
+is read from a table stage 04 published (`pcfm.report.published`) and only formatted.
 """
 
 from __future__ import annotations
@@ -12,24 +13,25 @@ from dataclasses import dataclass
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pcfm.allocation.headline import AllocationHeadline
 from pcfm.base.context import RunContext
-from pcfm.report.headline import (
-    Headline,
-    allocation_per_patient_figure,
-    funding_by_imd_figure,
-    funding_by_imd_quintile,
-    gains_by,
-    gains_display_table,
-    headline_markdown,
-    headline_numbers,
+from pcfm.report.display import (
     headline_table,
+    note,
+    pcn_label_column,
     practice_display_table,
     quintile_display_table,
-    read_practice_allocation,
+    sensitivity_display_table,
+    totals_display_table,
+)
+from pcfm.report.figures import allocation_per_patient_figure, funding_by_imd_figure
+from pcfm.report.headline import headline_markdown, sensitivity_sentence
+from pcfm.report.published import (
+    read_allocation,
+    read_headline,
     read_sensitivity,
     read_summary,
-    sensitivity_display_table,
-    sensitivity_sentence,
+    read_table,
 )
 
 
@@ -37,7 +39,7 @@ from pcfm.report.headline import (
 class AllocationReport:
     """What notebook 06 shows, in order."""
 
-    headline: Headline
+    headline: AllocationHeadline
     headline_text: str
     headline_table: pd.DataFrame
     quintiles: pd.DataFrame
@@ -50,43 +52,36 @@ class AllocationReport:
     allocation_figure: Figure
 
 
-def _empty(message: str) -> pd.DataFrame:
-    return pd.DataFrame({"note": [message]})
-
-
 def run_allocation_report(ctx: RunContext) -> AllocationReport:
-    """Build the allocation report's tables and figures from the run's published allocation."""
-    allocation = read_practice_allocation(ctx.folder)
-    summary = read_summary(ctx.folder)
-    headline = headline_numbers(allocation, summary)
-    quintiles = funding_by_imd_quintile(allocation)
-    quintile_figure = funding_by_imd_figure(quintiles) if quintiles is not None else None
+    """Format the allocation report's tables and figures from the run's published tables."""
+    folder = ctx.folder
+    allocation = read_allocation(folder)
+    headline = read_headline(folder)
+    quintiles = read_table(folder, "allocation_by_imd_quintile", ("imd_quintile",))
+    by_place = read_table(folder, "allocation_by_place", ("place",))
+    by_pcn = read_table(folder, "allocation_by_pcn", ("pcn_code",))
+    quintile_figure = funding_by_imd_figure(quintiles) if len(quintiles) else None
     allocation_figure = allocation_per_patient_figure(allocation)
     outputs = ctx.outputs
     if quintile_figure is not None:
         outputs.publish_figure(quintile_figure, "report_funding_by_imd_quintile")
     outputs.publish_figure(allocation_figure, "report_allocation_per_patient")
-    pcn_column = "pcn_name" if "pcn_name" in allocation else "pcn_code"
     report = ctx.params.report
-    sensitivity = read_sensitivity(ctx.folder)
+    policy = str(read_summary(folder).get("policy", ctx.params.allocation.policy))
     return AllocationReport(
         headline=headline,
-        headline_text=headline_markdown(headline, report.icb_name, report.financial_year),
+        headline_text=headline_markdown(headline, policy, report.icb_name, report.financial_year),
         headline_table=headline_table(headline),
-        quintiles=(
-            quintile_display_table(quintiles)
-            if quintiles is not None
-            else _empty("The run has no practice IMD scores.")
-        ),
+        quintiles=quintile_display_table(quintiles),
         by_place=(
-            gains_display_table(gains_by(allocation, "place"), "Place")
-            if "place" in allocation
-            else _empty("The practices table has no place.")
+            totals_display_table(by_place, "Place", "place")
+            if len(by_place)
+            else note("The practices table has no place.")
         ),
-        by_pcn=gains_display_table(gains_by(allocation, pcn_column), "Primary care network"),
+        by_pcn=totals_display_table(by_pcn, "Primary care network", pcn_label_column(by_pcn)),
         practices=practice_display_table(allocation),
-        sensitivity_text=sensitivity_sentence(sensitivity),
-        sensitivity=sensitivity_display_table(sensitivity),
+        sensitivity_text=sensitivity_sentence(headline),
+        sensitivity=sensitivity_display_table(read_sensitivity(folder)),
         quintile_figure=quintile_figure,
         allocation_figure=allocation_figure,
     )

@@ -12,30 +12,32 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pcfm.allocation.headline import AllocationHeadline
 from pcfm.base.folder import RunFolder
 from pcfm.base.markdown import escape_markdown
 from pcfm.params import Params
-from pcfm.report.headline import (
-    POLICY_NAMES,
-    Headline,
-    funding_by_imd_quintile,
-    gains_by,
-    gains_display_table,
-    headline_numbers,
+from pcfm.report.display import (
+    note,
+    pcn_label_column,
     quintile_display_table,
-    read_practice_allocation,
-    read_sensitivity,
-    read_summary,
-    sensitivity_sentence,
-    uncertain_practices,
+    totals_display_table,
+    uncertain_display_table,
 )
+from pcfm.report.formats import gbp
+from pcfm.report.headline import (
+    certainty_sentence,
+    equity_sentence,
+    policy_name,
+    sensitivity_sentence,
+)
+from pcfm.report.published import read_headline, read_summary, read_table, read_uncertain
 
 
 @dataclass(frozen=True)
 class BoardPaper:
     """The sections of the board paper: Markdown prose and display tables."""
 
-    headline: Headline
+    headline: AllocationHeadline
     front_sheet: pd.DataFrame
     recommendation_box: str
     executive_summary: str
@@ -50,28 +52,17 @@ class BoardPaper:
     uncertain: pd.DataFrame
 
 
-def _note(message: str) -> pd.DataFrame:
-    return pd.DataFrame({"note": [message]})
-
-
-def _percent_words(value: float) -> str:
-    return f"{abs(value):.1%} {'more' if value >= 0 else 'less'}"
-
-
 def executive_summary(
-    headline: Headline,
-    by_place: pd.DataFrame,
-    uncertain: pd.DataFrame | None,
-    equity: str,
+    headline: AllocationHeadline, policy: str, by_place: pd.DataFrame, equity: str
 ) -> str:
-    """The paper in four bullets: decision, cost, who gains, equity and certainty."""
-    policy = POLICY_NAMES.get(headline.policy, headline.policy)
+    """The paper in five bullets: decision, cost, who gains, equity and certainty."""
     bullets = [
-        f"**Decision.** Approve £{headline.allocated_gbp:,.2f} for {headline.n_funded} of "
-        f"{headline.n_practices} practices, shared by {policy}.",
-        f"**Cost.** £{headline.allocated_gbp:,.2f} of a £{headline.budget_gbp:,.2f} budget; "
-        f"practice allocations from £{headline.smallest_allocation_gbp:,.2f} to "
-        f"£{headline.largest_allocation_gbp:,.2f}.",
+        f"**Decision.** Approve {gbp(headline.allocated_gbp)} for {headline.n_funded} of "
+        f"{headline.n_practices} practices, shared by {policy_name(policy)}.",
+        f"**Cost.** {gbp(headline.allocated_gbp)}"
+        + (f" of a {gbp(headline.budget_gbp)} budget" if headline.budget_gbp is not None else "")
+        + f"; practice allocations from {gbp(headline.smallest_allocation_gbp)} to "
+        f"{gbp(headline.largest_allocation_gbp)}.",
     ]
     if "Place" in by_place and len(by_place):
         shares = ", ".join(
@@ -79,25 +70,24 @@ def executive_summary(
             for place, share in zip(by_place["Place"], by_place["Share of allocation"], strict=True)
         )
         bullets.append(f"**Who gains.** Share of the allocation by place: {shares}.")
-    bullets.append(f"**Equity.** {equity.replace(' (see the table below)', '')}")
-    if uncertain is None:
+    bullets.append(f"**Equity.** {equity}")
+    if headline.n_eligibility_uncertain is None:
         bullets.append("**Certainty.** The uncertainty of eligibility was not estimated.")
-    else:
+    elif headline.n_eligibility_uncertain:
         bullets.append(
-            f"**Certainty.** {len(uncertain)} practice(s) have uncertain eligibility."
-            if len(uncertain)
-            else "**Certainty.** No practice's eligibility is in doubt."
+            f"**Certainty.** {headline.n_eligibility_uncertain} practice(s) have uncertain "
+            "eligibility."
         )
+    else:
+        bullets.append("**Certainty.** No practice's eligibility is in doubt.")
     return "\n".join(f"- {bullet}" for bullet in bullets)
 
 
 def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
-    """Read the run's published allocation and write the board paper's sections."""
-    allocation = read_practice_allocation(folder)
-    summary = read_summary(folder)
-    headline = headline_numbers(allocation, summary)
+    """Format the board paper's sections from the run's published tables."""
+    headline = read_headline(folder)
+    policy = str(read_summary(folder).get("policy", params.allocation.policy))
     report = params.report
-    policy = POLICY_NAMES.get(headline.policy, headline.policy)
     purpose = (
         f"This paper asks the board of {escape_markdown(report.icb_name)} to approve the "
         "allocation of the discretionary primary care budget for "
@@ -108,68 +98,46 @@ def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
         "a one-page statement of its own figures."
     )
     recommendation = (
-        f"The board is asked to **approve the allocation of £{headline.allocated_gbp:,.2f}** "
-        f"to {headline.n_funded} practices by {policy}, as listed in the allocation report, "
-        "and to note the uncertainty of eligibility set out under risks."
+        f"The board is asked to **approve the allocation of {gbp(headline.allocated_gbp)}** "
+        f"to {headline.n_funded} practices by {policy_name(policy)}, as listed in the "
+        "allocation report, and to note the uncertainty of eligibility set out under risks."
     )
+    if headline.budget_gbp is None:
+        budget_words = "."
+    elif headline.unallocated_gbp:
+        budget_words = (
+            f" of a budget of {gbp(headline.budget_gbp)}; "
+            f"{gbp(headline.unallocated_gbp)} remains unallocated."
+        )
+    else:
+        budget_words = (
+            f" of a budget of {gbp(headline.budget_gbp)}, which it uses in full, to the penny."
+        )
     cost = (
-        f"The allocation costs **£{headline.allocated_gbp:,.2f}** of a budget of "
-        f"£{headline.budget_gbp:,.2f}"
-        + (
-            f"; £{headline.unallocated_gbp:,.2f} remains unallocated."
-            if headline.unallocated_gbp
-            else ", which it uses in full, to the penny."
-        )
-        + f" Allocations range from £{headline.smallest_allocation_gbp:,.2f} to "
-        f"£{headline.largest_allocation_gbp:,.2f} per practice (median "
-        f"£{headline.median_allocation_gbp:,.2f}); the money is paid without spending rules."
+        f"The allocation costs **{gbp(headline.allocated_gbp)}**{budget_words}"
+        f" Allocations range from {gbp(headline.smallest_allocation_gbp)} to "
+        f"{gbp(headline.largest_allocation_gbp)} per practice (median "
+        f"{gbp(headline.median_allocation_gbp)}); the money is paid without spending rules."
     )
+    places = read_table(folder, "allocation_by_place", ("place",))
     by_place = (
-        gains_display_table(gains_by(allocation, "place"), "Place")
-        if "place" in allocation
-        else _note("The practices table has no place.")
+        totals_display_table(places, "Place", "place")
+        if len(places)
+        else note("The practices table has no place.")
     )
-    by_pcn_column = "pcn_name" if "pcn_name" in allocation else "pcn_code"
-    by_pcn = (
-        gains_display_table(gains_by(allocation, by_pcn_column), "Primary care network")
-        if by_pcn_column in allocation
-        else _note("The practices table has no primary care network.")
+    pcns = read_table(folder, "allocation_by_pcn", ("pcn_code",))
+    by_pcn = totals_display_table(pcns, "Primary care network", pcn_label_column(pcns))
+    quintiles = read_table(folder, "allocation_by_imd_quintile", ("imd_quintile",))
+    equity = equity_sentence(headline) or (
+        "The run has no practice deprivation scores, so the effect on equity by deprivation "
+        "cannot be shown."
     )
-    quintiles = funding_by_imd_quintile(allocation)
-    if headline.deprivation_gap_before is not None and headline.deprivation_gap_after is not None:
-        equity = (
-            "Per need-weighted patient, the fifth of practices serving the most deprived "
-            f"populations receive {_percent_words(headline.deprivation_gap_before)} than the "
-            f"least deprived fifth today, and {_percent_words(headline.deprivation_gap_after)} "
-            "after the allocation (see the table below)."
-        )
-    else:
-        equity = "The run has no practice deprivation scores, so the effect on equity by "
-        equity += "deprivation cannot be shown."
-    uncertain = uncertain_practices(allocation, report.uncertain_low, report.uncertain_high)
-    replicates = params.allocation.bootstrap_replicates
-    if uncertain is None:
-        certainty = (
-            "The uncertainty of each practice's eligibility was not estimated in this run "
-            "(no bootstrap); eligibility at the boundary may change with small changes in data."
-        )
-    elif len(uncertain) == 0:
-        certainty = (
-            f"Re-estimating the model {replicates} times on resampled practices left every "
-            f"practice's eligibility the same in at least {report.uncertain_high:.0%} of "
-            "replicates: no practice's eligibility is in doubt."
-        )
-    else:
-        certainty = (
-            f"Re-estimating the model {replicates} times on resampled practices, "
-            f"**{len(uncertain)} practice(s)** were in the funded group in between "
-            f"{report.uncertain_low:.0%} and {report.uncertain_high:.0%} of replicates: their "
-            "eligibility is uncertain (listed below)."
-        )
+    uncertain = read_uncertain(folder, headline)
+    certainty = certainty_sentence(headline)
     risks = "\n".join(
         [
             f"- **Uncertainty of eligibility.** {certainty}",
-            f"- **Modelling choices.** {sensitivity_sentence(read_sensitivity(folder))} "
+            f"- **Modelling choices.** {sensitivity_sentence(headline)} "
             "The methodology sets out each alternative.",
             "- **Data quality.** Need is estimated from one year of local activity data; "
             "recording differences between practices feed into the weights. The data quality "
@@ -198,30 +166,24 @@ def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
         '::: {.callout-important title="Recommendation" appearance="simple" icon=false}\n'
         f"{recommendation}\n:::"
     )
+    if headline.n_eligibility_uncertain is None:
+        uncertain_shown = note("The uncertainty of eligibility was not estimated in this run.")
+    elif len(uncertain):
+        uncertain_shown = uncertain_display_table(uncertain)
+    else:
+        uncertain_shown = note("No practice's eligibility is uncertain.")
     return BoardPaper(
         headline=headline,
         front_sheet=front_sheet,
         recommendation_box=recommendation_box,
-        executive_summary=executive_summary(headline, by_place, uncertain, equity),
+        executive_summary=executive_summary(headline, policy, by_place, equity),
         purpose=purpose,
         recommendation=recommendation,
         cost=cost,
         gains_by_place=by_place,
         gains_by_pcn=by_pcn,
         equity=equity,
-        equity_table=(
-            quintile_display_table(quintiles)
-            if quintiles is not None
-            else _note("The run has no practice IMD scores.")
-        ),
+        equity_table=quintile_display_table(quintiles),
         risks=risks,
-        uncertain=(
-            uncertain
-            if uncertain is not None and len(uncertain)
-            else _note(
-                "No practice's eligibility is uncertain."
-                if uncertain is not None
-                else "The uncertainty of eligibility was not estimated in this run."
-            )
-        ),
+        uncertain=uncertain_shown,
     )

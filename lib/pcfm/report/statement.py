@@ -1,11 +1,13 @@
 """One practice's statement: why it gets what it gets, in words a practice manager uses.
 
 Executed once per practice in its own kernel (`notebooks/06_practice_statement.ipynb`), so
-this module imports nothing heavy: the standard library, YAML and IPython's display.
-It reads only what the run has already published (``publishable/allocation.csv`` and
-``allocation_summary.json``) and the run's ``params.yml``; columns that a run does not
-write (the bootstrap's interval and probability, the decomposition) are left out of the
-statement rather than guessed.
+this module imports little: the standard library, the parameter schema (`pcfm.params`,
+pydantic and YAML) and IPython's display; no pandas. It reads only what the run has
+already published (``publishable/allocation.csv`` and ``allocation_summary.json``) and
+the run's ``params.yml`` through :func:`pcfm.params.load_params`; columns that a run does
+not write (the bootstrap's interval and probability, the decomposition) are left out of
+the statement rather than guessed. Whether the practice's eligibility is uncertain is
+stage 04's decision (column ``eligibility_uncertain``), only put into words here.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pcfm.base.markdown import escape_markdown
+from pcfm.params import ParameterError, Params, load_params
+from pcfm.report.formats import gbp, more_or_less, percent
 
 #: Contribution columns of the need-index decomposition and how a practice reads them.
 CONTRIBUTION_LABELS = {
@@ -53,7 +55,7 @@ class StatementInputs:
 
     rows: dict[str, dict[str, str]]
     summary: dict[str, Any]
-    params: dict[str, Any]
+    params: Params
 
 
 def read_statement_inputs(run_dir: str | Path) -> StatementInputs:
@@ -66,9 +68,11 @@ def read_statement_inputs(run_dir: str | Path) -> StatementInputs:
         rows = {row["practice_code"]: row for row in csv.DictReader(handle)}
     summary_path = run_dir / "publishable" / "allocation_summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
-    params_path = run_dir / "params.yml"
-    params = yaml.safe_load(params_path.read_text(encoding="utf-8")) if params_path.exists() else {}
-    return StatementInputs(rows, summary, params or {})
+    try:
+        params = load_params(run_dir / "params.yml")
+    except ParameterError as error:
+        raise StatementError(str(error)) from None
+    return StatementInputs(rows, summary, params)
 
 
 def _number(row: dict[str, str], column: str) -> float | None:
@@ -81,21 +85,38 @@ def _number(row: dict[str, str], column: str) -> float | None:
         return None
 
 
-def _gbp(value: float, pence: bool = True) -> str:
-    return f"£{value:,.2f}" if pence else f"£{value:,.0f}"
+def _flag(row: dict[str, str], column: str) -> bool | None:
+    text = row.get(column, "").strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no"}:
+        return False
+    return None
 
 
-def certainty_words(p_eligible: float) -> str:
-    """How sure the run is that the practice is (or is not) in the funded group."""
-    if p_eligible >= 0.9:
-        return "almost certainly in the funded group"
-    if p_eligible >= 0.6:
-        return "probably in the funded group, but not certainly"
-    if p_eligible > 0.4:
-        return "on the boundary: it is as likely to be in the funded group as out of it"
-    if p_eligible > 0.1:
-        return "probably not in the funded group, but not certainly"
-    return "almost certainly not in the funded group"
+def certainty_words(p_eligible: float, uncertain: bool, low: float, high: float) -> str:
+    """How sure the run is that the practice is (or is not) in the funded group.
+
+    ``uncertain`` is stage 04's decision (``low < p_eligible < high``, the band
+    ``allocation.uncertain_low/high``); the words say "uncertain" exactly then. A
+    decision that disagrees with the band is an error: the published inputs contradict.
+    """
+    if uncertain != (low < p_eligible < high):
+        raise StatementError(
+            f"allocation.csv: eligibility_uncertain is {uncertain} but p_eligible "
+            f"{p_eligible} is {'inside' if not uncertain else 'outside'} the band {low} to {high}"
+        )
+    if uncertain:
+        side = "in it more often than not" if p_eligible >= 0.5 else "out of it more often than not"
+        return (
+            f"uncertain: {side}, but in the funded group in more than {percent(low, 0)} and "
+            f"fewer than {percent(high, 0)} of the re-estimates"
+        )
+    if p_eligible >= high:
+        return (
+            f"not in doubt: in the funded group in at least {percent(high, 0)} of the re-estimates"
+        )
+    return f"not in doubt: in the funded group in at most {percent(low, 0)} of the re-estimates"
 
 
 def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
@@ -108,44 +129,43 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
             f"({len(inputs.rows)} practices; first: {known})"
         )
     summary = inputs.summary
-    allocation_params = inputs.params.get("allocation", {})
-    report_params = inputs.params.get("report", {})
+    allocation_params = inputs.params.allocation
+    report_params = inputs.params.report
     name = row.get("practice_name") or practice_code
     registered = _number(row, "registered_list")
     need_weighted = _number(row, "need_weighted_list")
     need_index = _number(row, "need_index") or 1.0
     funding = _number(row, "current_funding_gbp")
     per_nwp = _number(row, "funding_per_nwp_gbp")
-    ratio = _number(row, "funding_ratio")
     allocation = _number(row, "allocation_gbp") or 0.0
     icb_average = summary.get("icb_average_funding_per_nwp_gbp")
-    policy = summary.get("policy", allocation_params.get("policy", ""))
-    budget = summary.get("budget_gbp", allocation_params.get("budget_gbp"))
-    n_categories = allocation_params.get("n_categories", 4)
+    policy = summary.get("policy", allocation_params.policy)
+    budget = summary.get("budget_gbp")
+    n_categories = allocation_params.n_categories
 
     lines = [f"## {escape_markdown(name)} ({escape_markdown(practice_code)})", ""]
     where = ", ".join(
         x for x in (row.get("pcn_name") or row.get("pcn_code"), row.get("place")) if x
     )
     if where:
-        year = escape_markdown(report_params.get("financial_year", ""))
+        year = escape_markdown(report_params.financial_year)
         lines += [f"*{escape_markdown(where)}. Financial year {year}.*", ""]
-    budget_words = f" from the ICB's budget of {_gbp(float(budget), pence=False)}" if budget else ""
+    budget_words = f" from the ICB's budget of {gbp(float(budget), pence=False)}" if budget else ""
     lines += [
-        f"**In short: your practice is allocated {_gbp(allocation)}{budget_words}.** "
+        f"**In short: your practice is allocated {gbp(allocation)}{budget_words}.** "
         f"Under this year's policy {POLICY_WORDS.get(policy, policy)}.",
         "",
         "### Your patients' need",
         "",
     ]
-    more_or_less = "more" if need_index >= 1 else "less"
+    need_vs_icb = _number(row, "need_vs_icb_average")
     lines.append(
         f"Your practice has **{registered:,.0f} registered patients**. Given their age, sex, "
         "the deprivation of where they live and the other factors in the model, they are "
-        f"expected to need **{abs(need_index - 1):.0%} {more_or_less}** practice time than "
+        f"expected to need **{more_or_less(need_vs_icb, 0)}** practice time than "
         f"the average patient in the ICB: your **need index is {need_index:.3f}** "
         f"(ICB average = 1), so your need-weighted list is **{need_weighted:,.0f}**."
-        if registered is not None and need_weighted is not None
+        if registered is not None and need_weighted is not None and need_vs_icb is not None
         else f"Your need index is {need_index:.3f} (ICB average = 1)."
     )
     low, high = _number(row, "need_index_low"), _number(row, "need_index_high")
@@ -173,13 +193,13 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
             "",
         ]
     lines += ["### Your funding against your need", ""]
-    if per_nwp is not None and icb_average:
-        above = "above" if (ratio or per_nwp / icb_average) >= 1 else "below"
-        gap = abs((ratio if ratio is not None else per_nwp / icb_average) - 1)
+    funding_vs_icb = _number(row, "funding_vs_icb_average")
+    if per_nwp is not None and icb_average and funding_vs_icb is not None:
+        above = "above" if funding_vs_icb >= 0 else "below"
         lines.append(
-            f"Your current funding of {_gbp(funding or 0.0, pence=False)} is "
-            f"**{_gbp(per_nwp)} per need-weighted patient**, {gap:.1%} {above} the ICB "
-            f"average of {_gbp(float(icb_average))}."
+            f"Your current funding of {gbp(funding or 0.0, pence=False)} is "
+            f"**{gbp(per_nwp)} per need-weighted patient**, {percent(abs(funding_vs_icb))} "
+            f"{above} the ICB average of {gbp(float(icb_average))}."
         )
     category = row.get("category", "")
     if category:
@@ -195,19 +215,23 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
             f"Under the policy your practice **{'is' if funded else 'is not'} eligible** for "
             "this allocation."
         )
-    if p_eligible is not None:
-        replicates = allocation_params.get("bootstrap_replicates", "")
+    uncertain = _flag(row, "eligibility_uncertain")
+    if p_eligible is not None and uncertain is not None:
+        replicates = summary.get("bootstrap_replicates", "")
+        words = certainty_words(
+            p_eligible, uncertain, allocation_params.uncertain_low, allocation_params.uncertain_high
+        )
         lines.append(
             f"When the model was re-estimated {replicates} times on resampled practices, your "
-            f"practice was in the funded group {p_eligible:.0%} of the time: it is "
-            f"{certainty_words(p_eligible)}."
+            f"practice was in the funded group {p_eligible:.0%} of the time: its eligibility "
+            f"is {words}."
         )
     elif eligible:
         lines.append("The uncertainty of eligibility was not estimated in this run.")
     after = _number(row, "funding_per_nwp_after_gbp")
     if after is not None:
         lines.append(
-            f"With the allocation, your funding is {_gbp(after)} per need-weighted patient."
+            f"With the allocation, your funding is {gbp(after)} per need-weighted patient."
         )
     lines += [
         "",
@@ -217,10 +241,10 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
     ]
     if per_nwp is not None and icb_average:
         lines.append(
-            f"| Funding per need-weighted patient | {_gbp(per_nwp)} | {_gbp(float(icb_average))} |"
+            f"| Funding per need-weighted patient | {gbp(per_nwp)} | {gbp(float(icb_average))} |"
         )
     lines += [
-        f"| Allocation | {_gbp(allocation)} | {_gbp(float(summary.get('allocated_gbp', 0.0)))} |",
+        f"| Allocation | {gbp(allocation)} | {gbp(float(summary.get('allocated_gbp', 0.0)))} |",
         "",
         "*How these figures are calculated is set out in the methodology report; every "
         "number comes from the same run of the model.*",

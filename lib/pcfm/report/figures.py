@@ -1,0 +1,65 @@
+"""The report's figures, drawn from published tables (each plotted value is in a table)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from pcfm.base.style import (
+    CATEGORY_COLOURS,
+    NHS_BLUE,
+    NHS_DARK_GREY,
+    NHS_MID_GREY,
+    new_figure,
+    style_figure,
+)
+
+
+def funding_by_imd_figure(quintiles: pd.DataFrame) -> Figure:
+    """Bars of ``allocation_by_imd_quintile``: £ per need-weighted patient, before and after."""
+    figure, axes = new_figure(aspect=0.5)
+    x = np.arange(len(quintiles))
+    width = 0.38
+    axes.bar(x - width / 2, quintiles["funding_per_nwp_before_gbp"], width, label="Before",
+             color=NHS_MID_GREY)  # fmt: skip
+    axes.bar(x + width / 2, quintiles["funding_per_nwp_after_gbp"], width, label="After",
+             color=NHS_BLUE)  # fmt: skip
+    axes.set_xticks(x, [f"{q}" for q in quintiles["imd_quintile"]])
+    axes.set_xlabel("IMD quintile of practices (1 = most deprived)")
+    axes.set_ylabel("£ per need-weighted patient")
+    axes.legend(ncols=2, loc="lower left", bbox_to_anchor=(0.0, 1.0))
+    return style_figure(figure)
+
+
+def _category_colour(category: int) -> str:
+    return CATEGORY_COLOURS[min(category, len(CATEGORY_COLOURS)) - 1]
+
+
+def allocation_per_patient_figure(allocation: pd.DataFrame) -> Figure:
+    """``allocation_per_registered_patient_gbp`` of each practice, ranked, coloured by category."""
+    figure, axes = new_figure(aspect=0.5)
+    per_patient = allocation["allocation_per_registered_patient_gbp"].to_numpy(dtype=float)
+    order = np.argsort(-per_patient, kind="stable")
+    has_category = "category" in allocation
+    if has_category:
+        categories = allocation["category"].to_numpy()[order].astype(int)
+        colours = [_category_colour(c) for c in categories]
+    else:
+        colours = [NHS_BLUE] * len(order)
+    axes.bar(np.arange(len(order)), per_patient[order], color=colours, width=0.85,
+             edgecolor=NHS_DARK_GREY, linewidth=0.3)  # fmt: skip
+    axes.set_xticks([])
+    axes.set_xlabel("Practices, largest allocation per registered patient first")
+    axes.set_ylabel("£ per registered patient")
+    if has_category:
+        present = sorted(set(categories))
+        axes.legend(
+            handles=[Patch(color=_category_colour(c), label=f"Category {c}") for c in present],
+            title="Funding category (1 = most under-funded)",
+            ncols=min(4, len(present)),
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+        )
+    return style_figure(figure)
