@@ -215,7 +215,7 @@ def test_a_statement_explains_the_practice_in_words(folder: RunFolder) -> None:
     assert "16.7% below the ICB average of £100.00" in text
     assert "funding category 1 of 4" in text
     assert "200 times" in text and "99% of the time" in text
-    assert "not in doubt: in the funded group in at least 90%" in text
+    assert "not in doubt: that is at least 90% of the re-estimates" in text
 
 
 def test_a_statement_says_uncertain_exactly_inside_the_band(tmp_path: Path) -> None:
@@ -267,10 +267,9 @@ def test_a_statement_needs_the_runs_parameters(folder: RunFolder) -> None:
 
 @pytest.mark.parametrize(
     ("p", "uncertain", "words"),
-    [(0.95, False, "not in doubt: in the funded group in at least 90%"),
-     (0.9, False, "at least 90%"), (0.7, True, "uncertain: in it more often"),
-     (0.5, True, "uncertain: in it more often"), (0.2, True, "uncertain: out of it"),
-     (0.1, False, "not in doubt: in the funded group in at most 10%"),
+    [(0.95, False, "not in doubt: that is at least 90%"), (0.9, False, "at least 90%"),
+     (0.7, True, "uncertain: that is more than 10% and less than 90%"),
+     (0.2, True, "uncertain"), (0.1, False, "not in doubt: that is at most 10%"),
      (0.02, False, "at most 10%")],
 )  # fmt: skip
 def test_certainty_words_follow_the_band(p: float, uncertain: bool, words: str) -> None:

@@ -99,7 +99,9 @@ class AllocationHeadline:
         return pd.DataFrame(
             {
                 "measure": list(values),
-                "value": [float("nan") if v is None else v for v in values.values()],
+                "value": pd.Series(
+                    [float("nan") if v is None else v for v in values.values()], dtype=object
+                ),
                 "description": [MEASURE_LABELS[name] for name in values],
             }
         )

@@ -107,16 +107,14 @@ def certainty_words(p_eligible: float, uncertain: bool, low: float, high: float)
             f"{p_eligible} is {'inside' if not uncertain else 'outside'} the band {low} to {high}"
         )
     if uncertain:
-        side = "in it more often than not" if p_eligible >= 0.5 else "out of it more often than not"
         return (
-            f"uncertain: {side}, but in the funded group in more than {percent(low, 0)} and "
-            f"fewer than {percent(high, 0)} of the re-estimates"
+            f"uncertain: that is more than {percent(low, 0)} and less than {percent(high, 0)} "
+            "of the re-estimates, the band in which the model cannot say whether it belongs in "
+            "the funded group"
         )
     if p_eligible >= high:
-        return (
-            f"not in doubt: in the funded group in at least {percent(high, 0)} of the re-estimates"
-        )
-    return f"not in doubt: in the funded group in at most {percent(low, 0)} of the re-estimates"
+        return f"not in doubt: that is at least {percent(high, 0)} of the re-estimates"
+    return f"not in doubt: that is at most {percent(low, 0)} of the re-estimates"
 
 
 def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
@@ -223,8 +221,8 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
         )
         lines.append(
             f"When the model was re-estimated {replicates} times on resampled practices, your "
-            f"practice was in the funded group {p_eligible:.0%} of the time: its eligibility "
-            f"is {words}."
+            f"practice was in the funded group {p_eligible:.0%} of the time, so its "
+            f"eligibility is {words}."
         )
     elif eligible:
         lines.append("The uncertainty of eligibility was not estimated in this run.")
