@@ -178,7 +178,7 @@ def test_the_board_paper_states_the_runs_numbers(folder: RunFolder) -> None:
     assert "to the penny" in paper.cost and "£10,000.00 to £20,000.00" in paper.cost
     assert "33.3% less" in paper.equity and "20.0% less" in paper.equity
     assert "**2 practice(s)**" in paper.risks and "more than 10% and fewer than 90%" in paper.risks
-    assert paper.uncertain["practice_code"].tolist() == ["B", "C"]
+    assert paper.uncertain["Code"].tolist() == ["B", "C"]
     assert paper.gains_by_place["Place"].tolist() == ["X", "Y"]
     assert paper.gains_by_place["Share of allocation"].tolist() == ["100.0%", "0.0%"]
     assert "X 100.0%, Y 0.0%" in paper.executive_summary
@@ -191,7 +191,7 @@ def test_the_board_paper_takes_the_band_from_the_stage_not_the_report(tmp_path: 
     publish(run, ALLOCATION, AllocationParams(uncertain_low=0.3, uncertain_high=0.7))
     paper = build_board_paper(run, params_from_dict({"run_name": "t"}))
     assert paper.headline.n_eligibility_uncertain == 1
-    assert paper.uncertain["practice_code"].tolist() == ["B"]  # 0.55; C's 0.2 is below 0.3
+    assert paper.uncertain["Code"].tolist() == ["B"]  # 0.55; C's 0.2 is below 0.3
     assert "**1 practice(s)**" in paper.risks and "more than 30% and fewer than 70%" in paper.risks
     assert "1 practice(s) have uncertain eligibility" in paper.executive_summary
 

@@ -208,6 +208,8 @@ def summary_table(summary: dict[str, Any]) -> pd.DataFrame:
             return "—"
         if isinstance(value, float):
             return f"{value:,.2f}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
         return str(value)
 
     return pd.DataFrame(

@@ -115,7 +115,10 @@ def uncertain_display_table(uncertain: pd.DataFrame) -> pd.DataFrame:
     ].copy()
     shown["p_eligible"] = uncertain["p_eligible"].map(lambda v: percent(v, 0))
     shown["allocation_gbp"] = uncertain["allocation_gbp"].map(money)
-    return shown
+    shown["eligible"] = shown["eligible"].map(
+        lambda v: "yes" if str(v).strip().lower() == "true" else "no"
+    )
+    return shown.rename(columns=PRACTICE_HEADERS | {"eligible": "Eligible"})
 
 
 def practice_display_table(allocation: pd.DataFrame) -> pd.DataFrame:
