@@ -48,3 +48,24 @@ def test_found(tmp_path: Path, shown: str) -> None:
 )  # fmt: skip
 def test_not_found(tmp_path: Path, shown: str, untraced: str) -> None:
     assert [m.text for m in untraced_numbers(_run(tmp_path, shown))] == [untraced]
+
+
+def test_the_report_never_reads_the_restricted_area() -> None:
+    """`pcfm.report` formats published tables: no module of it touches `restricted/`
+    (the old headline.py read `restricted/practices.parquet`; this fails on it)."""
+    import ast
+
+    import pcfm.report
+
+    package = Path(pcfm.report.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        strings = [
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        ]
+        assert not {"restricted", "read_restricted"} & names, path.name
+        assert not any("restricted/" in s or ".parquet" in s for s in strings), path.name
