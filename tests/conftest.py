@@ -35,3 +35,33 @@ def public_data_dir() -> Path:
     if not PUBLIC_DATA.is_dir():
         pytest.skip(f"public data folder {PUBLIC_DATA} is absent")
     return PUBLIC_DATA
+
+
+#: The smallest whole run the e2e tests use: 3,000 synthetic patients in 8 practices.
+TINY = """\
+run_name: tiny
+seed: 7
+data:
+  source: synthetic
+  synthetic:
+    n_patients: 3000
+    n_practices: 8
+allocation:
+  budget_gbp: 100000.01
+"""
+
+
+def write_tiny_params(folder: Path, text: str = TINY) -> Path:
+    """Write a parameter file (the tiny run's unless ``text`` is given) into ``folder``."""
+    path = folder / "tiny.yml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny run (`pcfm run` end to end, Quarto or not as the machine has it)."""
+    from pcfm.pipeline.run import run_pipeline
+
+    root = tmp_path_factory.mktemp("e2e")
+    return run_pipeline(write_tiny_params(root), build_root=root / "build").run_dir
