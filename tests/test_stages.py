@@ -89,3 +89,12 @@ def test_every_need_is_written_by_an_earlier_stage() -> None:
         missing = set(stage.needs) - written
         assert not missing, f"{stage.label} needs {sorted(missing)} before any stage writes it"
         written |= set(stage.writes_restricted)
+
+
+def test_every_restricted_artefact_is_written_by_exactly_one_stage() -> None:
+    from pcfm.base.artefacts import RESTRICTED_ARTEFACTS
+
+    written = [artefact for stage in STAGES for artefact in stage.writes_restricted]
+    assert sorted(a.name for a in written) == sorted(a.name for a in RESTRICTED_ARTEFACTS)
+    needed = {artefact for stage in STAGES for artefact in stage.needs}
+    assert needed <= set(RESTRICTED_ARTEFACTS)
