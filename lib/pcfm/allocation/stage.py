@@ -28,7 +28,7 @@ from pcfm.allocation.tables import (
 )
 from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.model.store import read_need_by_specification
+from pcfm.model import read_need_by_specification
 
 
 @dataclass(frozen=True)

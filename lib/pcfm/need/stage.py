@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.model.store import read_workload_model
+from pcfm.model import read_workload_model
 from pcfm.need.decomposition import decompose_need_index
 from pcfm.need.figures import decomposition_figure, need_index_figure
 from pcfm.need.weights import need_weight_tables, practice_need
