@@ -193,7 +193,7 @@ def test_display_tables_keep_their_formatting() -> None:
     assert text.splitlines()[1].count(":") == 3  # one left-aligned, two right-aligned columns
 
 
-def test_the_sensitivity_table_is_found_by_its_columns(folder: RunFolder) -> None:
+def test_the_sensitivity_table_is_read_by_its_name(folder: RunFolder) -> None:
     from pcfm.report.headline import (
         read_sensitivity,
         sensitivity_display_table,
@@ -210,6 +210,10 @@ def test_the_sensitivity_table_is_found_by_its_columns(folder: RunFolder) -> Non
             "max_abs_change_gbp": [0.0, 1234.5, 99.0],
         }
     ).to_csv(folder.publishable / "any_name_at_all.csv", index=False)
+    assert read_sensitivity(folder) is None  # no sniffing: only allocation_sensitivity.csv
+    (folder.publishable / "any_name_at_all.csv").rename(
+        folder.publishable / "allocation_sensitivity.csv"
+    )
     sensitivity = read_sensitivity(folder)
     assert sensitivity_sentence(sensitivity) == (
         "Under 2 alternative model(s), at most 7 practice(s) change funding category."

@@ -100,3 +100,12 @@ def test_the_readme_layout_numbers_each_stage_package() -> None:
         assert re.search(rf"^\s+{re.escape(folder)}/\s+{stage.number:02d}:", layout, re.M), (
             f"README layout: no line '{folder}/  {stage.number:02d}: ...'"
         )
+
+
+def test_every_restricted_artefact_is_written_by_exactly_one_stage() -> None:
+    from pcfm.base.artefacts import RESTRICTED_ARTEFACTS
+
+    written = [artefact for stage in STAGES for artefact in stage.writes_restricted]
+    assert sorted(a.name for a in written) == sorted(a.name for a in RESTRICTED_ARTEFACTS)
+    needed = {artefact for stage in STAGES for artefact in stage.needs}
+    assert needed <= set(RESTRICTED_ARTEFACTS)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pcfm.allocation.sensitivity import SENSITIVITY_TABLE
 from pcfm.base.folder import RunFolder
 from pcfm.base.markdown import escape_markdown
 from pcfm.base.style import (
@@ -349,19 +350,14 @@ def practice_display_table(allocation: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns=PRACTICE_HEADERS)
 
 
-#: Columns that mark a published table as the sensitivity of allocations to the model
-#: (`pcfm.allocation.sensitivity.SensitivityResult.changes`), whatever its file name.
-SENSITIVITY_COLUMNS = frozenset({"alternative", "n_category_changed"})
-
-
 def read_sensitivity(folder: RunFolder) -> pd.DataFrame | None:
-    """The published sensitivity table (one row per alternative model), if the run has one."""
-    for path in sorted(folder.publishable.glob("*.csv")):
-        with path.open(encoding="utf-8") as handle:
-            header = set(handle.readline().strip().split(","))
-        if SENSITIVITY_COLUMNS.issubset(header):
-            return pd.read_csv(path)
-    return None
+    """The published sensitivity table (one row per alternative model; none when switched off).
+
+    Its columns are fixed (`pcfm.allocation.sensitivity.SENSITIVITY_COLUMNS`); None only for
+    a run folder without the table.
+    """
+    path = folder.publishable / f"{SENSITIVITY_TABLE}.csv"
+    return pd.read_csv(path) if path.exists() else None
 
 
 def sensitivity_display_table(sensitivity: pd.DataFrame | None) -> pd.DataFrame:
