@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pcfm.base.resources import project_dir
+
 TIERS = ("unit", "integration", "e2e")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_DATA = PROJECT_ROOT.parent / "shared" / "data" / "public"
@@ -25,8 +27,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def project_root() -> Path:
-    """The repository root."""
+    """The repository root, for what only a checkout has (params/, the lock, environment.yml)."""
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def project_files() -> Path:
+    """The notebooks, methodology and Quarto book, found the way a run finds them."""
+    return project_dir()
 
 
 @pytest.fixture(scope="session")
