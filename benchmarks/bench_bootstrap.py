@@ -4,7 +4,10 @@ Prints the time of the bootstrap as the package runs it and, as the baseline in 
 process, the time per replicate of the plain approach (refit on the stacked resampled
 cells, predict every cell, rebuild the tables with pandas), with their ratio.
 
-Run: ``.venv/bin/python benchmarks/bench_bootstrap.py [--replicates N]``
+The bootstrap refits through the model's public API (`pcfm.model.PracticeResampler`),
+which sums over practices only where that is exact (Poisson without practice effects).
+
+Run: ``.venv/bin/python benchmarks/bench_bootstrap.py [--replicates N] [--negative-binomial]``
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from pcfm.allocation.bootstrap import _stacked_sample, bootstrap_need
+from pcfm.allocation.bootstrap import bootstrap_need
 from pcfm.allocation.funding import compare_funding
-from pcfm.model import fit_workload_model
+from pcfm.model import PracticeResampler, fit_workload_model
 from pcfm.need.weights import practice_need
 from pcfm.params.allocation import AllocationParams
 from pcfm.params.model import ModelParams
@@ -67,10 +70,9 @@ def llr_scale_cells(seed: int = 1, n_practices: int = 127) -> tuple[pd.DataFrame
 
 def plain_replicate(cells, practices, model_params, allocation_params, rng) -> None:
     """One replicate the plain way (the baseline)."""
-    codes = np.unique(cells["practice_code"])
-    rows = [np.flatnonzero(cells["practice_code"].to_numpy() == c) for c in codes]
-    sample = _stacked_sample(cells, rows, rng.integers(0, len(codes), len(codes)))
-    model = fit_workload_model(sample, model_params)
+    resampler = PracticeResampler.for_cells(cells, model_params)
+    draw = rng.integers(0, resampler.n_practices, resampler.n_practices)
+    model = fit_workload_model(resampler.stacked_sample(draw), model_params)
     need = practice_need(cells, model.predict_rate(cells), practices)
     compare_funding(need, practices, allocation_params)
 
@@ -79,6 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--baseline-replicates", type=int, default=2)
+    parser.add_argument(
+        "--negative-binomial",
+        action="store_true",
+        help="also time a negative-binomial fit (no shortcut applies; slow)",
+    )
     args = parser.parse_args()
 
     cells, practices = llr_scale_cells()
@@ -87,12 +94,17 @@ def main() -> None:
     )
     allocation_params = AllocationParams(policy="top_up_to_average")
     full = ["age_sex", "deprivation", "morbidity", "newly_registered"]
-    for covariates, supply in (
-        (["age_sex", "deprivation"], "none"),
-        (full, "none"),
-        (full, "practice_effects"),
+    for covariates, family, supply in (
+        (["age_sex", "deprivation"], "poisson", "none"),
+        (full, "poisson", "none"),
+        (full, "poisson", "practice_effects"),
+        (full, "negative_binomial", "none"),
     ):
-        model_params = ModelParams(covariates=covariates, supply_sterilisation=supply)
+        if family != "poisson" and not args.negative_binomial:
+            continue
+        model_params = ModelParams(
+            covariates=covariates, family=family, supply_sterilisation=supply
+        )
         rng = np.random.default_rng(0)
         start = time.perf_counter()
         for _ in range(args.baseline_replicates):
@@ -106,7 +118,7 @@ def main() -> None:
         total_s = time.perf_counter() - start
         per_replicate_s = total_s / result.n_replicates
         print(
-            f"covariates {'+'.join(covariates)}, supply {supply}: "
+            f"covariates {'+'.join(covariates)}, {family}, supply {supply}: "
             f"{result.n_replicates} replicates in {total_s:.1f} s "
             f"({per_replicate_s * 1000:.0f} ms each; failed refits "
             f"{result.n_failed}); baseline {baseline_s * 1000:.0f} ms per replicate; "

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from pcfm.base.folder import RunFolder
+from pcfm.base.resources import project_file
 from pcfm.params.report import ReportParams
 from pcfm.pipeline.render import HTMLExporter, export_html, standalone_notebooks
 from pcfm.report.statements import HTML_PAGE_BREAK, default_workers, execute_statements
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 180.0
 BASELINE_PRACTICES = 6
 
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--practices", type=int, default=127)
     parser.add_argument("--workers", type=int, default=default_workers())
     args = parser.parse_args()
-    notebook = PROJECT_ROOT / "notebooks" / "06_practice_statement.ipynb"
+    notebook = project_file("notebooks", "06_practice_statement.ipynb")
     with tempfile.TemporaryDirectory(prefix="pcfm-bench-statements-") as scratch:
         folder = llr_sized_run(Path(scratch) / "run", args.practices)
         codes = pd.read_csv(folder.publishable / "allocation.csv")["practice_code"].tolist()

@@ -1,9 +1,9 @@
 """``pcfm synth --from-public``: joining the public files into the real practices of an ICB.
 
-Two kinds of test: the join on the real files for LLR (QK1), with the generator replaced by a
-stub that records what it was given (the generator has its own tests, and a full LLR-sized
-run takes longer than a test should); and a whole run, with the real generator, on a tiny
-public folder written here in the publishers' file names and layouts.
+Two kinds of test: the join on the real files for LLR (QK1), up to the inputs the generator
+receives (the generator has its own tests, and a full LLR-sized run takes longer than a test
+should); and a whole run, with the real generator, on a tiny public folder written here in the
+publishers' file names and layouts.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import pcfm.inputs.synthetic
 from pcfm.data.contract import PRACTICES
 from pcfm.data.validate import validate_folder
 from pcfm.inputs.from_public import (
@@ -117,26 +116,16 @@ def test_llr_unscaled_funding_is_the_published_amount(public_data_dir: Path) -> 
 
 
 @real_files
-def test_llr_is_handed_to_the_generator(
-    public_data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    received: dict[str, object] = {}
-
-    def stub(practices: pd.DataFrame, list_by_age_sex: pd.DataFrame, seed: int) -> str:
-        received.update(practices=practices, lists=list_by_age_sex, seed=seed)
-        return "synthetic ICB"
-
-    monkeypatch.setattr(pcfm.inputs.synthetic, "generate_icb_for_practices", stub)
-    result = build_public_icb(public_data_dir, "QK1", seed=7, extract_date="2025-12-01")
-    assert result == "synthetic ICB"
-    assert received["seed"] == 7
-    practices = received["practices"]
-    assert isinstance(practices, pd.DataFrame)
+def test_llr_december_practices_are_what_the_generator_gets(public_data_dir: Path) -> None:
+    inputs = assemble_public_icb(public_data_dir, "QK1", extract_date="2025-12-01")
+    practices = inputs.practices
     # December 2025: C82040 (Kegworth) and C82076 (Bottesford) joined QK1; both Leicestershire.
     assert len(practices) == 128
     moved = practices.set_index("practice_code").loc[["C82040", "C82076"], "place"]
     assert set(moved) == {"Leicestershire County"}
-    assert set(received["lists"]["practice_code"]) == set(practices["practice_code"])
+    assert set(inputs.list_by_age_sex["practice_code"]) == set(practices["practice_code"])
+    lists = inputs.list_by_age_sex.groupby("practice_code")["patients"].sum()
+    assert (lists.loc[practices["practice_code"]].to_numpy() > 0).all()
 
 
 @real_files

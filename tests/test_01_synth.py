@@ -11,7 +11,6 @@ import pytest
 import statsmodels.api as sm
 
 from pcfm.data.contract import TABLES
-from pcfm.inputs import llr_shape as shape
 from pcfm.inputs.synthetic import (
     NB_DISPERSION,
     TRUE_BASELINE_CONTACTS_PER_PERSON_YEAR,
@@ -23,6 +22,7 @@ from pcfm.inputs.synthetic import (
     true_effects_frame,
     write_synthetic_icb,
 )
+from pcfm.inputs.synthetic import llr_shape as shape
 
 pytestmark = pytest.mark.unit
 
@@ -187,8 +187,8 @@ def test_three_places_whenever_there_are_three_practices(n_practices):
     assert practices.groupby("pcn_code")["place"].nunique().max() == 1
 
 
-def test_default_shape_is_llr_like():
-    icb = generate_synthetic_icb(seed=1, n_patients=40_000)
+def test_llr_sized_shape_is_llr_like():
+    icb = generate_synthetic_icb(seed=1, n_patients=40_000, n_practices=127)
     practices = icb.practices
     assert len(practices) == 127
     assert practices["pcn_code"].nunique() == 26

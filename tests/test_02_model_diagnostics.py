@@ -15,6 +15,7 @@ from pcfm.model.alternatives import (
     compare_coefficients,
     compare_need_indices,
     fit_alternatives,
+    need_by_specification,
 )
 from pcfm.model.carr_hill import carr_hill_2007_weight
 from pcfm.model.diagnostics import (
@@ -170,8 +171,16 @@ def test_alternative_specifications_change_one_thing_each():
     assert "age and sex additive" in without_cms
 
 
+def _practices(cells: pd.DataFrame) -> pd.DataFrame:
+    registered = cells.groupby("practice_code")["patients"].sum()
+    return pd.DataFrame(
+        {"practice_code": registered.index, "registered_list": registered.to_numpy()}
+    )
+
+
 def test_fit_alternatives_and_comparisons(sim):
-    models = fit_alternatives(sim.cells, ModelParams(covariates=COVARIATES))
+    models, not_fitted = fit_alternatives(sim.cells, ModelParams(covariates=COVARIATES))
+    assert not not_fitted
     assert next(iter(models)) == SPECIFIED
     coefficients = compare_coefficients(models)
     assert set(coefficients["specification"]) == set(models)
@@ -180,10 +189,29 @@ def test_fit_alternatives_and_comparisons(sim):
     ].set_index("term")["rate_ratio"]
     naive = coefficients[coefficients["specification"] == SPECIFIED].set_index("term")["rate_ratio"]
     assert sterilised["imd_quintile=1"] > naive["imd_quintile=1"]
-    indices = compare_need_indices(models, sim.cells)
+    practices = _practices(sim.cells)
+    tables = need_by_specification(models, sim.cells, practices)
+    indices = compare_need_indices(tables, sim.cells)
     assert len(indices) == 16
+    assert list(indices.columns) == ["practice_code", "person_years", *models]
     for label in models:
-        assert np.average(indices[label], weights=indices["person_years"]) == pytest.approx(1.0)
+        # The one kernel: need-weighted lists add up to the registered lists.
+        weights = practices["registered_list"]
+        assert np.average(indices[label], weights=weights) == pytest.approx(1.0, rel=1e-12)
+        assert indices[label].tolist() == tables[label]["need_index"].tolist()
+    person_years = sim.cells.groupby("practice_code")["exposure"].sum()
+    np.testing.assert_allclose(indices["person_years"], person_years.to_numpy())
+
+
+def test_an_alternative_that_cannot_be_fitted_is_named_not_fatal(sim):
+    # One practice holds every care-home resident: with practice effects the care-home term
+    # cannot be separated from that practice's effect, so that alternative is not fitted.
+    cells = sim.cells.assign(care_home=(sim.cells["practice_code"] == "P000").astype(int))
+    params = ModelParams(covariates=COVARIATES)
+    models, not_fitted = fit_alternatives(cells, params)
+    assert SPECIFIED in models
+    assert "supply sterilisation: practice_effects" in not_fitted
+    assert "practice effects" in not_fitted["supply sterilisation: practice_effects"]
 
 
 def test_figures_are_built_from_the_tables(sim, sterilised):
@@ -198,7 +226,13 @@ def test_figures_are_built_from_the_tables(sim, sterilised):
         practice_calibration_figure(calibration_by_practice(sterilised, sim.cells)),
         prediction_comparison_figure(metrics),
         sensitivity_figure(compare_coefficients(models)),
-        need_index_comparison_figure(compare_need_indices(models, sim.cells), "none", SPECIFIED),
+        need_index_comparison_figure(
+            compare_need_indices(
+                need_by_specification(models, sim.cells, _practices(sim.cells)), sim.cells
+            ),
+            "none",
+            SPECIFIED,
+        ),
     ]
     for figure in figures:
         assert isinstance(figure, Figure)

@@ -9,15 +9,11 @@ from _model_sim import simulate
 
 from pcfm.allocation.bootstrap import (
     BootstrapError,
-    _collapsed_sample,
-    _combinations,
-    _combo_by_practice,
-    _model_columns,
-    _stacked_sample,
     bootstrap_need,
+    practice_combination_exposure,
 )
 from pcfm.allocation.funding import compare_funding
-from pcfm.model import fit_workload_model
+from pcfm.model import PracticeResampler, fit_workload_model, need_index_from_sums
 from pcfm.need.decomposition import predictor_from_rate_ratios
 from pcfm.need.weights import practice_need
 from pcfm.params.allocation import AllocationParams
@@ -117,8 +113,8 @@ def test_a_model_that_ignores_the_draw_gives_the_point_estimate_every_time():
     )
     need = practice_need(cells, predict(cells), practices)
     comparison = compare_funding(need, practices, TOP_UP)
-    np.testing.assert_allclose(result.table["need_index_low"], need["need_index"])
-    np.testing.assert_allclose(result.table["need_index_high"], need["need_index"])
+    np.testing.assert_allclose(result.table["need_index_low"], need["need_index"], rtol=1e-13)
+    np.testing.assert_allclose(result.table["need_index_high"], need["need_index"], rtol=1e-13)
     assert result.table["p_eligible"].tolist() == comparison["eligible"].astype(float).tolist()
     assert result.table["practice_code"].tolist() == need["practice_code"].tolist()
 
@@ -148,31 +144,29 @@ def test_same_seed_same_result_and_other_seed_differs():
     assert not np.allclose(first.need_index, other.need_index)
 
 
-def test_collapsed_fit_equals_the_fit_on_stacked_practices():
-    # The speed-up's claim: a Poisson fit without practice effects on the cells summed over
-    # practices (weighted by draw counts) is the fit on the resampled cells themselves.
-    _, cells, _ = _icb(4, n_patients=6_000, n_practices=10)
-    params = ModelParams(covariates=["age_sex", "deprivation", "morbidity"])
-    covariates = _model_columns(params, cells)
-    codes, practice_of_cell = np.unique(cells["practice_code"], return_inverse=True)
-    combos, combo_of_cell = _combinations(cells, covariates)
-    sums = {
-        column: _combo_by_practice(
-            cells[column].to_numpy(float),
-            combo_of_cell,
-            practice_of_cell,
-            len(combos),
-            len(codes),
-        )
-        for column in ("workload", "exposure", "patients")
-    }
-    draw = np.array([0, 0, 3, 5, 5, 5, 7, 8, 9, 9])
-    collapsed = _collapsed_sample(combos, sums, np.bincount(draw, minlength=len(codes)))
-    rows = [np.flatnonzero(practice_of_cell == p) for p in range(len(codes))]
-    stacked = _stacked_sample(cells, rows, draw)
-    a = fit_workload_model(collapsed, params)
-    b = fit_workload_model(stacked, params)
-    np.testing.assert_allclose(a.predict_rate(cells), b.predict_rate(cells), rtol=1e-7)
+def test_the_bootstraps_kernel_at_the_full_sample_reproduces_the_need_index():
+    # One kernel: the bootstrap's practice sums over covariate combinations, fed to
+    # need_index_from_sums, give stage 03's need index for the model fitted on every practice.
+    _, cells, practices = _icb(4, n_patients=6_000, n_practices=10)
+    params = ModelParams(
+        covariates=["age_sex", "deprivation", "morbidity"], supply_sterilisation="practice_effects"
+    )
+    model = fit_workload_model(cells, params)
+    need = practice_need(cells, model.predict_rate(cells), practices)
+    resampler = PracticeResampler.for_cells(cells, params)
+    exposure = practice_combination_exposure(resampler)
+    registered = need["registered_list"].to_numpy(dtype=float)
+    weighted, index = need_index_from_sums(
+        exposure @ resampler.combination_rates(model),
+        np.asarray(exposure.sum(axis=1)).ravel(),
+        registered,
+    )
+    np.testing.assert_allclose(index, need["need_index"], rtol=1e-13)
+    np.testing.assert_allclose(weighted, need["need_weighted_list"], rtol=1e-13)
+    result = bootstrap_need(
+        cells, practices, params, TOP_UP, 2, seed=1, fit=lambda sample, p: model
+    )
+    np.testing.assert_allclose(result.need_index, np.vstack([index, index]), rtol=0, atol=0)
 
 
 def test_with_the_project_model_and_practice_effects():

@@ -12,9 +12,9 @@ from pcfm.allocation.figures import funding_by_deprivation_figure, need_index_in
 from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.policies import allocate
 from pcfm.allocation.sensitivity import (
+    SENSITIVITY_COLUMNS,
     allocation_sensitivity,
-    need_tables_from_models,
-    need_tables_from_prediction_columns,
+    no_sensitivity_table,
 )
 from pcfm.allocation.tables import (
     ALLOCATION_COLUMNS,
@@ -24,6 +24,7 @@ from pcfm.allocation.tables import (
     totals_by,
     uncertain_eligibility_table,
 )
+from pcfm.model import need_by_specification
 from pcfm.need.decomposition import decompose_need_index, predictor_from_rate_ratios
 from pcfm.need.figures import decomposition_figure
 from pcfm.need.weights import practice_need
@@ -151,7 +152,7 @@ def test_sensitivity_counts_category_changes(icb):
         "same": Model({"age_sex=M:85+": 3.0, "imd_quintile=1": 1.4}),
         "no_deprivation": Model({"age_sex=M:85+": 3.0}),
     }
-    tables = need_tables_from_models(cells, models, practices)
+    tables = need_by_specification(models, cells, practices)
     result = allocation_sensitivity(
         tables, practices, AllocationParams(policy="top_up_to_average", budget_gbp=2_000)
     )
@@ -234,10 +235,10 @@ def test_totals_by_place_by_hand_with_one_rounding_rule():
         totals_by(table, ["place", "pcn_name"])
 
 
-def test_model_sensitivity_table_with_the_project_model():
+def test_sensitivity_with_the_project_model_has_the_fixed_schema():
     from _model_sim import simulate
 
-    from pcfm.allocation.sensitivity import model_sensitivity_table
+    from pcfm.model import fit_alternatives
     from pcfm.params.model import ModelParams
 
     cells = simulate(8, n_patients=4_000, n_practices=10).cells
@@ -249,25 +250,23 @@ def test_model_sensitivity_table_with_the_project_model():
             "current_funding_gbp": registered.to_numpy() * np.linspace(120, 180, 10),
         }
     )
-    table = model_sensitivity_table(
-        cells,
+    models, _ = fit_alternatives(cells, ModelParams(covariates=["age_sex", "deprivation"]))
+    table = allocation_sensitivity(
+        need_by_specification(models, cells, practices),
         practices,
-        ModelParams(covariates=["age_sex", "deprivation"]),
         AllocationParams(policy="top_up_to_average", budget_gbp=10_000),
-    )
+    ).changes
+    assert list(table.columns) == list(SENSITIVITY_COLUMNS)
+    assert table.dtypes.astype(str).tolist() == list(SENSITIVITY_COLUMNS.values())
     first = table.iloc[0]
     assert first["alternative"] == "as specified"
     assert first["n_category_changed"] == 0 and first["total_abs_change_gbp"] == 0
-    assert len(table) >= 3
-    fitted = table[table.get("not_fitted", pd.Series(index=table.index)).isna()]
-    assert (fitted["allocated_gbp"] == 10_000).all()
+    assert len(table) == len(models) >= 3
+    assert (table["allocated_gbp"] == 10_000).all()
 
 
-def test_need_tables_from_prediction_columns(icb):
-    cells, practices, predict = icb
-    cells = cells.assign(**{"rate: main": predict(cells), "rate: flat": 1.0})
-    tables = need_tables_from_prediction_columns(cells, practices, "rate: ")
-    assert list(tables) == ["main", "flat"]
-    np.testing.assert_allclose(tables["flat"]["need_index"], 1.0)
-    expected = practice_need(cells, predict(cells), practices)
-    pd.testing.assert_frame_equal(tables["main"], expected)
+def test_the_switched_off_sensitivity_table_has_the_same_columns_and_no_rows():
+    empty = no_sensitivity_table()
+    assert empty.empty
+    assert list(empty.columns) == list(SENSITIVITY_COLUMNS)
+    assert empty.dtypes.astype(str).tolist() == list(SENSITIVITY_COLUMNS.values())

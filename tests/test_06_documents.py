@@ -71,12 +71,12 @@ def test_house_figures_fit_a4_and_no_text_is_below_nine_points() -> None:
 
 
 @pytest.mark.parametrize("document", STANDALONE_DOCUMENTS, ids=lambda d: d.stem)
-def test_the_standalone_documents_are_valid_for_quarto(project_root: Path, document) -> None:
-    assert check_quarto_document(project_root / "notebooks" / document.notebook) == []
+def test_the_standalone_documents_are_valid_for_quarto(project_files: Path, document) -> None:
+    assert check_quarto_document(project_files / "notebooks" / document.notebook) == []
 
 
-def test_the_book_with_the_new_chapters_is_valid(project_root: Path) -> None:
-    assert check_quarto_project(project_root) == []
+def test_the_book_with_the_new_chapters_is_valid(project_files: Path) -> None:
+    assert check_quarto_project(project_files) == []
 
 
 def _document(front: str | None, cells: list) -> nbformat.NotebookNode:

@@ -308,3 +308,17 @@ def test_the_sensitivity_numbers_come_from_the_headline(folder: RunFolder) -> No
     shown = sensitivity_display_table(changes)
     assert shown["Practices changing category"].tolist() == [0, 7, 2]
     assert shown["Largest change of a practice's allocation (£)"].tolist()[1] == "1,234.50"
+
+
+def test_the_sensitivity_table_is_read_by_its_name(folder: RunFolder) -> None:
+    from pcfm.report.published import read_sensitivity
+
+    assert read_sensitivity(folder) is None
+    pd.DataFrame({"alternative": ["main", "other"], "n_category_changed": [0, 7]}).to_csv(
+        folder.publishable / "any_name_at_all.csv", index=False
+    )
+    assert read_sensitivity(folder) is None  # no sniffing: only allocation_sensitivity.csv
+    (folder.publishable / "any_name_at_all.csv").rename(
+        folder.publishable / "allocation_sensitivity.csv"
+    )
+    assert read_sensitivity(folder)["n_category_changed"].tolist() == [0, 7]

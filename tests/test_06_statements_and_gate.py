@@ -44,8 +44,8 @@ def run_dir(tmp_path: Path) -> Path:
     return root
 
 
-def test_every_practice_gets_its_own_executed_statement(run_dir: Path, project_root: Path) -> None:
-    notebook = project_root / "notebooks" / "06_practice_statement.ipynb"
+def test_every_practice_gets_its_own_executed_statement(run_dir: Path, project_files: Path) -> None:
+    notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
     executed = execute_statements(run_dir, notebook, workers=2)
     assert [p.name for p in executed] == ["P1.ipynb", "P2.ipynb", "P3.ipynb"]
     texts = [statement_markdown_of(p) for p in executed]
@@ -55,8 +55,8 @@ def test_every_practice_gets_its_own_executed_statement(run_dir: Path, project_r
     assert parameters["practice_code"] == "P2"
 
 
-def test_a_failing_statement_names_the_practice(run_dir: Path, project_root: Path) -> None:
-    notebook = project_root / "notebooks" / "06_practice_statement.ipynb"
+def test_a_failing_statement_names_the_practice(run_dir: Path, project_files: Path) -> None:
+    notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
     with pytest.raises(StatementError, match=r"P9.*not found"):
         execute_statements(run_dir, notebook, codes=["P9"], workers=1)
 

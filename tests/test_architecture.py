@@ -30,7 +30,7 @@ ALLOWED = {
     "allocation": {"params", "base", "model", "need"},
     "uncertainty": {"params", "base", "model", "need", "allocation"},
     "report": {"params", "base", "reference", "data", "model", "need", "allocation", "stages"},
-    "stages": set(),
+    "stages": {"base"},
     "pipeline": {"params", "base", "inputs", "report", "stages"},
     "cli": {"params", "base", "inputs", "data", "pipeline", "__init__"},
     "__main__": {"cli"},

@@ -8,11 +8,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from pcfm.base.resources import project_file
 from pcfm.pipeline.run import NOTEBOOKS
 
 pytestmark = pytest.mark.unit
 
-NOTEBOOK_PATHS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOK_PATHS = sorted(project_file("notebooks").glob("*.ipynb"))
 
 
 def test_the_pipeline_notebooks_exist() -> None:

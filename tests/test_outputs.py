@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pcfm.base.artefacts import CELLS, WORKLOAD_MODEL
 from pcfm.base.folder import RunFolder
 from pcfm.base.outputs import Outputs, write_workbook
 from pcfm.params.disclosure import DisclosureParams
@@ -32,8 +33,23 @@ def test_published_counts_are_controlled_and_restricted_kept_whole(tmp_path: Pat
     outputs.publish_table(table, "counts")
     published = pd.read_csv(tmp_path / "publishable" / "counts.csv", dtype=str)
     assert published["patients"].tolist() == ["*", "1235"]
-    outputs.write_restricted(table, "counts")
-    assert outputs.read_restricted("counts")["patients"].tolist() == [5, 1234]
+    outputs.write_restricted(table, CELLS)
+    assert outputs.read_restricted(CELLS)["patients"].tolist() == [5, 1234]
+
+
+def test_restricted_artefacts_are_named_by_the_declared_constants(tmp_path: Path) -> None:
+    outputs = Outputs(RunFolder(tmp_path), DisclosureParams())
+    table = pd.DataFrame({"patients": [1]})
+    with pytest.raises(TypeError, match=r"pcfm\.base\.artefacts"):
+        outputs.write_restricted(table, "cells")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="json artefact"):
+        outputs.write_restricted(table, WORKLOAD_MODEL)
+    outputs.write_restricted_json({"b": 1.5, "a": [1, 2]}, WORKLOAD_MODEL)
+    path = tmp_path / "restricted" / "workload_model.json"
+    assert outputs.read_restricted_json(WORKLOAD_MODEL) == {"a": [1, 2], "b": 1.5}
+    with pytest.raises(ValueError):
+        outputs.write_restricted_json({"a": float("nan")}, WORKLOAD_MODEL)
+    assert path.read_text().index('"a"') < path.read_text().index('"b"')
 
 
 def test_figures_are_byte_identical_when_redrawn(tmp_path: Path) -> None:

@@ -12,16 +12,16 @@ from pcfm.report.quarto_check import check_quarto_project
 pytestmark = pytest.mark.unit
 
 
-def test_the_project_has_no_problems(project_root: Path) -> None:
-    assert check_quarto_project(project_root) == []
+def test_the_project_has_no_problems(project_files: Path) -> None:
+    assert check_quarto_project(project_files) == []
 
 
 @pytest.fixture
-def project_copy(project_root: Path, tmp_path: Path) -> Path:
+def project_copy(project_files: Path, tmp_path: Path) -> Path:
     for name in ("_quarto.yml", "index.qmd"):
-        shutil.copy(project_root / name, tmp_path / name)
+        shutil.copy(project_files / name, tmp_path / name)
     for name in ("methodology", "notebooks"):
-        shutil.copytree(project_root / name, tmp_path / name)
+        shutil.copytree(project_files / name, tmp_path / name)
     return tmp_path
 
 

@@ -89,3 +89,23 @@ def test_every_need_is_written_by_an_earlier_stage() -> None:
         missing = set(stage.needs) - written
         assert not missing, f"{stage.label} needs {sorted(missing)} before any stage writes it"
         written |= set(stage.writes_restricted)
+
+
+def test_the_readme_layout_numbers_each_stage_package() -> None:
+    """The layout section lists each stage's package with the stage's number."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    for stage in STAGES:
+        folder = stage.package.removeprefix("pcfm.").replace(".", "/")
+        assert re.search(rf"^\s+{re.escape(folder)}/\s+{stage.number:02d}:", layout, re.M), (
+            f"README layout: no line '{folder}/  {stage.number:02d}: ...'"
+        )
+
+
+def test_every_restricted_artefact_is_written_by_exactly_one_stage() -> None:
+    from pcfm.base.artefacts import RESTRICTED_ARTEFACTS
+
+    written = [artefact for stage in STAGES for artefact in stage.writes_restricted]
+    assert sorted(a.name for a in written) == sorted(a.name for a in RESTRICTED_ARTEFACTS)
+    needed = {artefact for stage in STAGES for artefact in stage.needs}
+    assert needed <= set(RESTRICTED_ARTEFACTS)

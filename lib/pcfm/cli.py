@@ -11,9 +11,17 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pcfm import __version__
-from pcfm.params import ParameterError, load_params
+from pcfm.params import ParameterError, load_params, params_from_dict, schema_field
+
+#: The parameters `pcfm synth` offers as options, by option name (defaults from the schema).
+SYNTH_OPTIONS = {
+    "--seed": "seed",
+    "--patients": "data.synthetic.n_patients",
+    "--practices": "data.synthetic.n_practices",
+}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -29,7 +37,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from pcfm.data.validate import validate_folder
-    from pcfm.params import params_from_dict
 
     if args.params:
         data_params = load_params(args.params).data
@@ -45,17 +52,39 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_option(key: str) -> dict[str, Any]:
+    """argparse keywords of an integer option that stands for a schema parameter."""
+    info = schema_field(key)
+    default = info.get_default(call_default_factory=True)
+    description = (info.description or "").replace("%", "%%").rstrip(".")
+    return {"type": int, "default": default, "help": f"{description} (default {default}; {key})"}
+
+
 def _synth(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    # The options go through the schema, so its limits apply as they do in a parameter file.
+    params = params_from_dict(
+        {
+            "run_name": "synth",
+            "seed": args.seed,
+            "data": {"synthetic": {"n_patients": args.patients, "n_practices": args.practices}},
+        },
+        source=f"pcfm synth ({', '.join(f'{o}: {k}' for o, k in SYNTH_OPTIONS.items())})",
+    )
     if args.from_public:
         from pcfm.inputs.from_public import write_public_icb
 
-        write_public_icb(Path(args.from_public), args.icb, out, seed=args.seed)
+        if not args.icb:
+            raise ParameterError("pcfm synth --from-public needs --icb CODE (LLR: QK1)")
+        write_public_icb(Path(args.from_public), args.icb, out, seed=params.seed)
     else:
         from pcfm.inputs.synthetic import write_synthetic_icb
 
+        if args.icb:
+            raise ParameterError("pcfm synth: --icb is used only with --from-public")
+        size = params.data.synthetic
         write_synthetic_icb(
-            out, seed=args.seed, n_patients=args.patients, n_practices=args.practices
+            out, seed=params.seed, n_patients=size.n_patients, n_practices=size.n_practices
         )
     print(f"pcfm: synthetic ICB written to {out}")
     return 0
@@ -93,15 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser("synth", help="write a synthetic ICB with a known truth")
     synth.add_argument("--out", required=True, help="folder to write the tables to")
-    synth.add_argument("--seed", type=int, default=20250401, help="random seed")
-    synth.add_argument("--patients", type=int, default=1_100_000, help="number of patients")
-    synth.add_argument("--practices", type=int, default=127, help="number of practices")
+    for option, key in SYNTH_OPTIONS.items():
+        synth.add_argument(option, metavar="N", **_schema_option(key))
     synth.add_argument(
         "--from-public",
         metavar="DIR",
-        help="build patients for the real practices in these public files",
+        help="build patients for the real practices in these public files (--patients and "
+        "--practices then come from the files)",
     )
-    synth.add_argument("--icb", default="QK1", help="ICB code with --from-public (LLR: QK1)")
+    synth.add_argument("--icb", metavar="CODE", help="ICB code with --from-public (LLR: QK1)")
     synth.set_defaults(handler=_synth)
 
     check = commands.add_parser("check-outputs", help="scan a run's outputs for disclosure risks")

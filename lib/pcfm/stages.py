@@ -6,7 +6,8 @@ across ``lib/pcfm/``, ``notebooks/``, ``methodology/`` and ``tests/`` and that a
 publishes exactly what the stages declare.
 
 A stage's ``needs`` and ``writes_restricted`` are the artefacts of the run's restricted
-area it reads and writes (``restricted/<name>.parquet``); ``publishes`` are its tables
+area it reads and writes, declared once in `pcfm.base.artefacts` (``restricted/<name>`` with
+``.parquet`` or ``.json``) and imported by their writers and readers; ``publishes`` are its tables
 in ``publishable/`` (each also a sheet of the workbook), ``published_json`` its JSON
 files there, and ``figures`` its figures (``publishable/figures/``, PNG and SVG).
 ``sensitivity`` says what the stage handles, for a reader deciding who may run it.
@@ -16,9 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pcfm.base.artefacts import (
+    CELLS,
+    NEED_BY_SPECIFICATION,
+    PRACTICE_NEED,
+    PRACTICES,
+    WORKLOAD_MODEL,
+    Restricted,
+)
+
 #: What a stage's inputs are, for people deciding who may run it.
 PATIENT_LEVEL = "patient-level rows (restricted)"
-CELLS = "aggregate cells with small counts (restricted)"
+SMALL_CELLS = "aggregate cells with small counts (restricted)"
 PUBLISHED = "published tables only"
 
 
@@ -33,8 +43,8 @@ class Stage:
     chapter: str | None
     summary: str
     sensitivity: str
-    needs: tuple[str, ...] = ()
-    writes_restricted: tuple[str, ...] = ()
+    needs: tuple[Restricted, ...] = ()
+    writes_restricted: tuple[Restricted, ...] = ()
     publishes: tuple[str, ...] = ()
     published_json: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
@@ -56,7 +66,7 @@ STAGES: tuple[Stage, ...] = (
         chapter="methodology/01-data.qmd",
         summary="validates the four input tables and aggregates them to cells",
         sensitivity=PATIENT_LEVEL,
-        writes_restricted=("cells", "practices"),
+        writes_restricted=(CELLS, PRACTICES),
         publishes=("data_summary_by_place", "data_summary_by_imd_quintile", "data_quality"),
     ),
     Stage(
@@ -66,9 +76,9 @@ STAGES: tuple[Stage, ...] = (
         notebooks=("02_workload_model.ipynb",),
         chapter="methodology/02-workload-model.qmd",
         summary="fits the need-to-workload count regression and checks it",
-        sensitivity=CELLS,
-        needs=("cells", "practices"),
-        writes_restricted=("cells_predicted", "cells_predicted_alternatives"),
+        sensitivity=SMALL_CELLS,
+        needs=(CELLS, PRACTICES),
+        writes_restricted=(WORKLOAD_MODEL, NEED_BY_SPECIFICATION),
         publishes=(
             "model_coefficients",
             "model_fit_statistics",
@@ -96,9 +106,9 @@ STAGES: tuple[Stage, ...] = (
         notebooks=("03_need_weights.ipynb",),
         chapter="methodology/03-need-weights.qmd",
         summary="need weights, need-weighted lists and need indices, and why they differ",
-        sensitivity=CELLS,
-        needs=("cells_predicted", "practices"),
-        writes_restricted=("practice_need",),
+        sensitivity=SMALL_CELLS,
+        needs=(CELLS, PRACTICES, WORKLOAD_MODEL),
+        writes_restricted=(PRACTICE_NEED,),
         publishes=(
             "need_index",
             "need_weights_age_sex",
@@ -114,8 +124,8 @@ STAGES: tuple[Stage, ...] = (
         notebooks=("04_allocation.ipynb",),
         chapter="methodology/04-allocation.qmd",
         summary="compares funding with need and shares the budget by the stated policy",
-        sensitivity=CELLS,
-        needs=("practice_need", "practices", "cells", "cells_predicted_alternatives"),
+        sensitivity=SMALL_CELLS,
+        needs=(PRACTICE_NEED, PRACTICES, CELLS, NEED_BY_SPECIFICATION),
         publishes=(
             "allocation",
             "allocation_categories",

@@ -13,19 +13,17 @@ model like this could be fitted on, and it keeps each practice's patients togeth
 (their workload is correlated through the practice). It does not reflect uncertainty in
 a practice's own current funding, which is known.
 
-Speed: predictions depend only on the model's covariates, so they are made once per
-distinct combination of them and spread to the cells. Where the model is a Poisson fit with a
-single intercept (no practice effects), the fit on the resampled cells equals the fit on
-the cells summed over practices with each practice weighted by the number of times it
-was drawn (the Poisson likelihood depends on the data only through those sums), so each
-replicate fits a table of a few hundred rows instead of every cell.
+The refits go through the model's public API (`pcfm.model.resample.PracticeResampler`),
+which also owns the exact shortcut it takes for a Poisson fit without practice effects.
+Speed here: predictions depend only on the model's covariates, so they are made once per
+distinct combination of them, and each practice's need comes from a sparse practices ×
+combinations matrix of person-years, through the one need-index kernel
+(`pcfm.model.need_index.need_index_from_sums`) that stage 03 uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,15 +31,12 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from pcfm.allocation.funding import FundingInputError, funding_arrays
+from pcfm.model import CellsError, FitFunction, PracticeResampler, need_index_from_sums
 from pcfm.need.weights import practice_need
 from pcfm.params.allocation import AllocationParams
 from pcfm.params.model import ModelParams
 
-#: Columns of cells that are sums, not covariates.
-SUM_COLUMNS = ("workload", "exposure", "patients")
 BOOTSTRAP_COLUMNS = ["practice_code", "need_index_low", "need_index_high", "p_eligible"]
-
-FitFunction = Callable[[pd.DataFrame, ModelParams], Any]
 
 
 class BootstrapError(ValueError):
@@ -72,23 +67,6 @@ class BootstrapResult:
     n_failed: int
     seed: int
     collapsed: bool
-
-
-def _default_fit() -> FitFunction:
-    from pcfm.model import fit_workload_model
-
-    return fit_workload_model
-
-
-def _model_columns(model_params: ModelParams, cells: pd.DataFrame) -> list[str]:
-    """The cells columns the model uses: its predictions depend on these alone."""
-    from pcfm.model.terms import covariate_specs
-
-    columns = [spec.column for spec in covariate_specs(model_params)]
-    missing = [c for c in columns if c not in cells.columns]
-    if missing:
-        raise BootstrapError(f"cells: missing model column(s) {', '.join(missing)}")
-    return columns
 
 
 def bootstrap_need(
@@ -137,32 +115,13 @@ def _bootstrap(
 ) -> BootstrapResult:
     if n_replicates < 1:
         raise BootstrapError(f"n_replicates must be at least 1 (got {n_replicates})")
-    for column in ("practice_code", "workload", "exposure"):
-        if column not in cells.columns:
-            raise BootstrapError(f"cells: missing column {column}")
-    fit = fit or _default_fit()
+    try:
+        resampler = PracticeResampler.for_cells(cells, model_params)
+    except CellsError as error:
+        raise BootstrapError(str(error)) from None
     rng = np.random.default_rng(seed)
-
-    covariates = _model_columns(model_params, cells)
-    codes = cells["practice_code"].astype(str).to_numpy()
-    practice_codes, practice_of_cell = np.unique(codes, return_inverse=True)
-    n_practices = len(practice_codes)
-    combos, combo_of_cell = _combinations(cells, covariates)
-
-    collapsed = model_params.family == "poisson" and model_params.supply_sterilisation == "none"
-    if collapsed:
-        sums = {
-            column: _combo_by_practice(
-                cells[column].to_numpy(dtype=float),
-                combo_of_cell,
-                practice_of_cell,
-                len(combos),
-                n_practices,
-            )
-            for column in SUM_COLUMNS
-            if column in cells.columns
-        }
-    rows_of_practice = [np.flatnonzero(practice_of_cell == p) for p in range(n_practices)]
+    practice_codes = resampler.practice_codes
+    n_practices = resampler.n_practices
 
     # Checks the inputs once (clear errors) and fixes the practice order: sorted codes.
     practice_need(cells, np.ones(len(cells)), practices)
@@ -172,13 +131,7 @@ def _bootstrap(
     funding = pd.to_numeric(by_code["current_funding_gbp"], errors="coerce").to_numpy(float)
     if not (np.isfinite(funding).all() and (funding >= 0).all()):
         raise FundingInputError("practices: current_funding_gbp must be non-negative numbers")
-    exposure_by = _combo_by_practice(
-        cells["exposure"].to_numpy(dtype=float),
-        combo_of_cell,
-        practice_of_cell,
-        len(combos),
-        n_practices,
-    ).T.tocsr()
+    exposure_by = practice_combination_exposure(resampler)
     practice_exposure = np.asarray(exposure_by.sum(axis=1)).ravel()
 
     indices: list[np.ndarray] = []
@@ -186,14 +139,8 @@ def _bootstrap(
     failed = 0
     while len(indices) < n_replicates:
         draw = rng.integers(0, n_practices, n_practices)
-        if collapsed:
-            counts = np.bincount(draw, minlength=n_practices).astype(float)
-            sample = _collapsed_sample(combos, sums, counts)
-        else:
-            sample = _stacked_sample(cells, rows_of_practice, draw)
         try:
-            model = fit(sample, model_params)
-            combo_rate = np.asarray(model.predict_rate(combos), dtype=float)
+            combo_rate = resampler.combination_rates(resampler.refit(draw, fit))
         except ValueError:
             failed += 1
             if failed > n_replicates:
@@ -202,8 +149,10 @@ def _bootstrap(
                     "model has levels too sparse to refit on resampled practices"
                 ) from None
             continue
-        need_index = _need_index(exposure_by @ combo_rate, practice_exposure, registered)
-        arrays = funding_arrays(funding, registered * need_index, allocation_params)
+        need_weighted, need_index = need_index_from_sums(
+            exposure_by @ combo_rate, practice_exposure, registered
+        )
+        arrays = funding_arrays(funding, need_weighted, allocation_params)
         indices.append(need_index)
         eligibles.append(arrays["eligible"])
 
@@ -225,59 +174,20 @@ def _bootstrap(
         n_replicates=len(indices),
         n_failed=failed,
         seed=seed,
-        collapsed=collapsed,
+        collapsed=resampler.collapsed,
     )
 
 
-def _need_index(
-    practice_exposure_rate: np.ndarray, practice_exposure: np.ndarray, registered: np.ndarray
-) -> np.ndarray:
-    """Need index as :func:`pcfm.need.weights.practice_need` defines it, from practice sums."""
-    mean_rate = practice_exposure_rate.sum() / practice_exposure.sum()
-    raw_index = practice_exposure_rate / practice_exposure / mean_rate
-    raw_weighted = registered * raw_index
-    return raw_weighted * (registered.sum() / raw_weighted.sum()) / registered
+def practice_combination_exposure(resampler: PracticeResampler) -> sp.csr_matrix:
+    """Practices × covariate combinations matrix of person-years.
 
-
-def _combinations(cells: pd.DataFrame, covariates: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Distinct covariate combinations and, for each cell, the number of its combination."""
-    if not covariates:
-        return pd.DataFrame(index=[0]), np.zeros(len(cells), dtype=np.int64)
-    group = cells.groupby(covariates, sort=True, dropna=False, observed=True)
-    combo_of_cell = group.ngroup().to_numpy()
-    combos = group.size().reset_index()[covariates]
-    return combos, combo_of_cell
-
-
-def _combo_by_practice(
-    values: np.ndarray, combo: np.ndarray, practice: np.ndarray, n_combos: int, n_practices: int
-) -> sp.csr_matrix:
-    """Sparse combos × practices matrix of the sums of ``values``."""
-    return sp.csr_matrix((values, (combo, practice)), shape=(n_combos, n_practices))
-
-
-def _collapsed_sample(
-    combos: pd.DataFrame, sums: dict[str, sp.csr_matrix], counts: np.ndarray
-) -> pd.DataFrame:
-    """The resampled cells summed over practices, each practice weighted by its draw count."""
-    sample = combos.copy()
-    for column, matrix in sums.items():
-        sample[column] = matrix @ counts
-    sample = sample[sample["exposure"] > 0].reset_index(drop=True)
-    # Two pseudo-practices: the fit needs at least two clusters for its standard errors,
-    # which the bootstrap does not use; its point estimates do not depend on the labels.
-    sample.insert(0, "practice_code", np.where(np.arange(len(sample)) % 2 == 0, "S1", "S2"))
-    return sample
-
-
-def _stacked_sample(
-    cells: pd.DataFrame, rows_of_practice: list[np.ndarray], draw: np.ndarray
-) -> pd.DataFrame:
-    """The cells of the drawn practices, each draw relabelled as a practice of its own."""
-    rows = np.concatenate([rows_of_practice[p] for p in draw])
-    labels = np.repeat(
-        [f"BS{i:05d}" for i in range(len(draw))], [len(rows_of_practice[p]) for p in draw]
+    Times the combinations' predicted rates it gives each practice's exposure-weighted
+    rate, the sum the need-index kernel takes.
+    """
+    return sp.csr_matrix(
+        (
+            resampler.cells["exposure"].to_numpy(dtype=float),
+            (resampler.practice_of_cell, resampler.combination_of_cell),
+        ),
+        shape=(resampler.n_practices, len(resampler.combinations)),
     )
-    sample = cells.iloc[rows].reset_index(drop=True)
-    sample["practice_code"] = labels
-    return sample

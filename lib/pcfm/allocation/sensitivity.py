@@ -10,15 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.policies import AllocationResult, allocate
-from pcfm.need.weights import practice_need
 from pcfm.params.allocation import AllocationParams
-from pcfm.params.model import ModelParams
+
+#: The published ``allocation_sensitivity`` table's schema: always these columns, in order
+#: (no rows when the analysis is switched off), so readers need not guess.
+SENSITIVITY_TABLE = "allocation_sensitivity"
+SENSITIVITY_COLUMNS: dict[str, str] = {
+    "alternative": "str",
+    "n_category_changed": "int64",
+    "n_eligibility_changed": "int64",
+    "allocated_gbp": "float64",
+    "max_abs_change_gbp": "float64",
+    "total_abs_change_gbp": "float64",
+}
 
 
 @dataclass(frozen=True)
@@ -41,41 +50,6 @@ class SensitivityResult:
     results: dict[str, AllocationResult]
 
 
-def fit_alternative_models(
-    cells: pd.DataFrame, model_params: ModelParams
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Fit the model's alternative specifications one by one, keeping those that fit.
-
-    Unlike :func:`pcfm.model.alternatives.fit_alternatives` a specification that cannot be
-    fitted on these cells (e.g. practice effects collinear with deprivation in a small ICB)
-    does not stop the others; it is returned with its reason.
-
-    Returns:
-        The fitted models by label (the specification first) and the failures by label.
-    """
-    from pcfm.model import fit_workload_model
-    from pcfm.model.alternatives import alternative_specifications
-
-    models: dict[str, Any] = {}
-    failures: dict[str, str] = {}
-    for label, spec in alternative_specifications(model_params, set(cells.columns)).items():
-        try:
-            models[label] = fit_workload_model(cells, spec)
-        except ValueError as error:
-            failures[label] = str(error)
-    return models, failures
-
-
-def need_tables_from_models(
-    cells: pd.DataFrame, models: Mapping[str, Any], practices: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
-    """Need table of each fitted model (anything with ``predict_rate(cells)``)."""
-    return {
-        name: practice_need(cells, model.predict_rate(cells), practices)
-        for name, model in models.items()
-    }
-
-
 def allocation_sensitivity(
     need_tables: Mapping[str, pd.DataFrame],
     practices: pd.DataFrame,
@@ -86,8 +60,9 @@ def allocation_sensitivity(
     """Run the comparison and the policy on every need table and set them side by side.
 
     Args:
-        need_tables: Need table per alternative (from
-            :func:`pcfm.need.weights.practice_need`), in display order.
+        need_tables: Need table per alternative (from the one kernel,
+            :func:`pcfm.model.need_index.practice_need`; stage 02 hands them over as
+            ``need_by_specification``), in display order.
         practices: The practices table.
         allocation_params: The policy and its parameters (the same for every alternative).
         previous_allocations: Last year's allocations for the transition rule, if any.
@@ -131,56 +106,14 @@ def allocation_sensitivity(
         )
     return SensitivityResult(
         allocations=wide.reset_index(),
-        changes=pd.DataFrame(rows),
+        changes=pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS)),
         baseline=baseline,
         results=results,
     )
 
 
-def model_sensitivity_table(
-    cells: pd.DataFrame,
-    practices: pd.DataFrame,
-    model_params: ModelParams,
-    allocation_params: AllocationParams,
-    previous_allocations: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The published sensitivity table: the policy under every alternative specification.
-
-    Fits the alternatives of :func:`pcfm.model.alternatives.alternative_specifications`,
-    runs the comparison and policy on each, and lists specifications that could not be
-    fitted with the reason (column ``not_fitted``).
-    """
-    models, failures = fit_alternative_models(cells, model_params)
-    tables = need_tables_from_models(cells, models, practices)
-    changes = allocation_sensitivity(
-        tables, practices, allocation_params, previous_allocations
-    ).changes
-    if failures:
-        failed = pd.DataFrame(
-            {"alternative": list(failures), "not_fitted": list(failures.values())}
-        )
-        changes = pd.concat([changes, failed], ignore_index=True)
-        for column in ("n_category_changed", "n_eligibility_changed"):
-            changes[column] = changes[column].astype("Int64")
-    return changes
-
-
-def need_tables_from_prediction_columns(
-    cells: pd.DataFrame, practices: pd.DataFrame, prefix: str
-) -> dict[str, pd.DataFrame]:
-    """Need table per alternative from cells holding one prediction column per alternative.
-
-    Args:
-        cells: Cells with columns ``<prefix><label>`` (predicted rate per person-year under
-            the specification ``label``), as stage 02 writes them.
-        practices: The practices table.
-        prefix: The prefix of the prediction columns.
-
-    Returns:
-        Need tables keyed by label, in column order.
-    """
-    return {
-        column.removeprefix(prefix): practice_need(cells, cells[column].to_numpy(), practices)
-        for column in cells.columns
-        if column.startswith(prefix)
-    }
+def no_sensitivity_table() -> pd.DataFrame:
+    """The published table of a run with ``allocation.sensitivity`` off: the columns, no rows."""
+    return pd.DataFrame(
+        {column: pd.Series(dtype=dtype) for column, dtype in SENSITIVITY_COLUMNS.items()}
+    )

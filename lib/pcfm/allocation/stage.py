@@ -16,8 +16,9 @@ from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.headline import AllocationHeadline, allocation_headline
 from pcfm.allocation.policies import allocate, read_previous_allocations
 from pcfm.allocation.sensitivity import (
+    SENSITIVITY_TABLE,
     allocation_sensitivity,
-    need_tables_from_prediction_columns,
+    no_sensitivity_table,
 )
 from pcfm.allocation.tables import (
     ALLOCATION_COLUMNS,
@@ -28,8 +29,9 @@ from pcfm.allocation.tables import (
     totals_by,
     uncertain_eligibility_table,
 )
+from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.model.stage import ALTERNATIVE_RATE_PREFIX
+from pcfm.model import read_need_by_specification
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,9 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
     """Compare funding with need, allocate the budget, bootstrap it and publish the tables."""
     outputs = ctx.outputs
     params = ctx.params
-    need = outputs.read_restricted("practice_need")
-    practices = outputs.read_restricted("practices")
-    cells = outputs.read_restricted("cells")
+    need = outputs.read_restricted(PRACTICE_NEED)
+    practices = outputs.read_restricted(PRACTICES)
+    cells = outputs.read_restricted(CELLS)
 
     previous_path = params.resolve(params.allocation.transition.previous_allocations_path)
     previous = read_previous_allocations(previous_path) if previous_path else None
@@ -93,17 +95,17 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         uncertain_eligibility_table(table), "allocation_uncertain_eligibility"
     )
 
-    sensitivity = pd.DataFrame(
-        {"note": ["sensitivity analysis switched off (allocation.sensitivity)"]}
-    )
     changes = None
     if params.allocation.sensitivity:
-        alternatives = outputs.read_restricted("cells_predicted_alternatives")
-        tables = need_tables_from_prediction_columns(
-            alternatives, practices, ALTERNATIVE_RATE_PREFIX
-        )
+        tables = read_need_by_specification(outputs)
         changes = allocation_sensitivity(tables, practices, params.allocation, previous).changes
-        sensitivity = outputs.publish_table(changes, "allocation_sensitivity")
+        sensitivity = outputs.publish_table(changes, SENSITIVITY_TABLE)
+    else:
+        # The same columns with no rows, so the table's schema never depends on the switch.
+        outputs.publish_table(no_sensitivity_table(), SENSITIVITY_TABLE)
+        sensitivity = pd.DataFrame(
+            {"note": ["sensitivity analysis switched off (allocation.sensitivity)"]}
+        )
 
     # Headline numbers: one object, published as a table and in the summary JSON.
     headline = allocation_headline(

@@ -19,6 +19,7 @@ from typing import Any
 import matplotlib
 import pandas as pd
 
+from pcfm.base.artefacts import Restricted
 from pcfm.base.disclosure.control import apply_disclosure_control
 from pcfm.base.folder import RunFolder
 from pcfm.base.style import style_figure
@@ -71,16 +72,45 @@ class Outputs:
         figure.savefig(self.folder.figures / f"{name}.png", dpi=150, metadata={"Software": None})
         figure.savefig(self.folder.figures / f"{name}.svg", metadata={"Date": None})
 
-    def write_restricted(self, table: pd.DataFrame, name: str) -> Path:
+    def restricted_path(self, artefact: Restricted) -> Path:
+        """Where ``artefact`` lives: ``restricted/<name><suffix>``."""
+        if not isinstance(artefact, Restricted):
+            raise TypeError(
+                f"restricted artefacts are named by pcfm.base.artefacts, not {artefact!r}"
+            )
+        return self.folder.restricted / artefact.filename
+
+    def write_restricted(self, table: pd.DataFrame, artefact: Restricted) -> Path:
         """Write a patient-level or small-cell table to ``restricted/<name>.parquet``."""
-        self.folder.restricted.mkdir(parents=True, exist_ok=True)
-        path = self.folder.restricted / f"{name}.parquet"
+        path = self._parquet_path(artefact)
+        path.parent.mkdir(parents=True, exist_ok=True)
         table.to_parquet(path, index=False)
         return path
 
-    def read_restricted(self, name: str) -> pd.DataFrame:
+    def read_restricted(self, artefact: Restricted) -> pd.DataFrame:
         """Read back a table written by :meth:`write_restricted`."""
-        return pd.read_parquet(self.folder.restricted / f"{name}.parquet")
+        return pd.read_parquet(self._parquet_path(artefact))
+
+    def write_restricted_json(self, content: dict[str, Any], artefact: Restricted) -> Path:
+        """Write a JSON artefact with sorted keys and no NaN (strict, byte-stable JSON)."""
+        path = self._path_with_suffix(artefact, ".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(content, indent=1, sort_keys=True, allow_nan=False)
+        path.write_text(text + "\n", encoding="utf-8")
+        return path
+
+    def read_restricted_json(self, artefact: Restricted) -> dict[str, Any]:
+        """Read back a JSON artefact written by :meth:`write_restricted_json`."""
+        return json.loads(self._path_with_suffix(artefact, ".json").read_text(encoding="utf-8"))
+
+    def _parquet_path(self, artefact: Restricted) -> Path:
+        return self._path_with_suffix(artefact, ".parquet")
+
+    def _path_with_suffix(self, artefact: Restricted, suffix: str) -> Path:
+        path = self.restricted_path(artefact)
+        if artefact.suffix != suffix:
+            raise TypeError(f"{artefact.name} is a {artefact.suffix} artefact, not {suffix}")
+        return path
 
     def read_published(self, name: str) -> pd.DataFrame:
         """Read back a published CSV table (counts as text where suppressed)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pcfm.base.artefacts import CELLS, PRACTICES
 from pcfm.base.context import RunContext
 from pcfm.data.cells import build_cells
 from pcfm.data.read import read_practices
@@ -41,8 +42,8 @@ def run_data_stage(ctx: RunContext) -> DataStageResult:
     cells = build_cells(ctx.data_dir, ctx.params)
     practices = read_practices(ctx.data_dir)
     outputs = ctx.outputs
-    outputs.write_restricted(cells, "cells")
-    outputs.write_restricted(practices, "practices")
+    outputs.write_restricted(cells, CELLS)
+    outputs.write_restricted(practices, PRACTICES)
 
     with_place = cells.merge(practices[["practice_code", "place"]], on="practice_code")
     by_place = outputs.publish_table(summarise_cells(with_place, "place"), "data_summary_by_place")

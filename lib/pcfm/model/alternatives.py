@@ -7,8 +7,12 @@ coefficients or need indices is attributable to that one choice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
+from pcfm.model.errors import ModelSpecificationError
+from pcfm.model.need_index import practice_need
 from pcfm.model.terms import EXPOSURE, PRACTICE, covariate_specs, uses_age_spline
 from pcfm.model.workload import WorkloadModel, fit_workload_model
 from pcfm.params.model import ModelParams
@@ -19,6 +23,7 @@ __all__ = [
     "compare_coefficients",
     "compare_need_indices",
     "fit_alternatives",
+    "need_by_specification",
 ]
 
 #: Key of the model as specified in the parameter file.
@@ -93,14 +98,30 @@ def _columns_available(model_params: ModelParams, columns: set[str]) -> bool:
     return True
 
 
-def fit_alternatives(cells: pd.DataFrame, model_params: ModelParams) -> dict[str, WorkloadModel]:
-    """Fit the specification and its alternatives (see :func:`alternative_specifications`).
+def fit_alternatives(
+    cells: pd.DataFrame, model_params: ModelParams
+) -> tuple[dict[str, WorkloadModel], dict[str, str]]:
+    """Fit the specification and each alternative (see :func:`alternative_specifications`).
+
+    A specification error in the model as specified stops the run; an alternative that
+    cannot be estimated on these cells (e.g. practice effects collinear with deprivation in
+    a small ICB) does not stop the others and is returned with its reason.
 
     Returns:
-        Fitted models keyed by label; the first key is ``"as specified"``.
+        Fitted models keyed by label, the first key ``"as specified"``, and the
+        alternatives not fitted, keyed by label, with the reason.
     """
-    specs = alternative_specifications(model_params, set(cells.columns))
-    return {label: fit_workload_model(cells, spec) for label, spec in specs.items()}
+    models: dict[str, WorkloadModel] = {}
+    not_fitted: dict[str, str] = {}
+    for label, spec in alternative_specifications(model_params, set(cells.columns)).items():
+        if label == SPECIFIED:
+            models[label] = fit_workload_model(cells, spec)
+            continue
+        try:
+            models[label] = fit_workload_model(cells, spec)
+        except ModelSpecificationError as error:
+            not_fitted[label] = str(error)
+    return models, not_fitted
 
 
 def compare_coefficients(models: dict[str, WorkloadModel]) -> pd.DataFrame:
@@ -118,19 +139,42 @@ def compare_coefficients(models: dict[str, WorkloadModel]) -> pd.DataFrame:
     return table[["specification", "term", "rate_ratio", "ci_low", "ci_high"]]
 
 
-def compare_need_indices(models: dict[str, WorkloadModel], cells: pd.DataFrame) -> pd.DataFrame:
-    """Each practice's need index (predicted need per person-year ÷ ICB mean) per specification.
+def need_by_specification(
+    models: Mapping[str, WorkloadModel], cells: pd.DataFrame, practices: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """Each specification's need table, by the one kernel (:func:`practice_need`).
+
+    Returns:
+        Per label, in the order of ``models``: practice_code, registered_list,
+        need_weighted_list, need_index (practice-code order).
+    """
+    return {
+        label: practice_need(cells, model.predict_rate(cells), practices)
+        for label, model in models.items()
+    }
+
+
+def compare_need_indices(
+    need_tables: Mapping[str, pd.DataFrame], cells: pd.DataFrame
+) -> pd.DataFrame:
+    """Each practice's need index under every specification, side by side.
+
+    Args:
+        need_tables: From :func:`need_by_specification`; the ``"as specified"`` column is
+            therefore the need index stage 03 publishes.
+        cells: The cells, for each practice's person-years.
 
     Returns:
         One row per practice: practice_code, person_years, then one column per specification.
     """
-    exposure = cells[EXPOSURE].to_numpy(dtype=float)
-    practice = cells[PRACTICE].astype(str).to_numpy()
-    frame = pd.DataFrame({PRACTICE: practice, "person_years": exposure})
-    for label, model in models.items():
-        frame[label] = model.predict_workload(cells)
-    table = frame.groupby(PRACTICE, sort=True).sum()
-    for label in models:
-        rate = table[label] / table["person_years"]
-        table[label] = rate / (table[label].sum() / table["person_years"].sum())
-    return table.reset_index()
+    person_years = (
+        cells.assign(**{PRACTICE: cells[PRACTICE].astype(str)})
+        .groupby(PRACTICE, sort=True)[EXPOSURE]
+        .sum()
+        .astype(float)
+    )
+    table = pd.DataFrame({PRACTICE: person_years.index, "person_years": person_years.to_numpy()})
+    for label, need in need_tables.items():
+        index = need.assign(**{PRACTICE: need[PRACTICE].astype(str)}).set_index(PRACTICE)
+        table[label] = index["need_index"].reindex(table[PRACTICE]).to_numpy()
+    return table

@@ -3,10 +3,10 @@
 Publishes (aggregates only): the rate ratios, fit statistics, practice supply ratios,
 calibration by decile of need and by practice, the practice-level cross-validated comparison
 with an age-sex-only model, the Carr-Hill 2007 weights and a flat rate, and the sensitivity of
-rate ratios and need indices to the specification. Writes to the restricted area each cell's
-predicted need under the specification (``cells_predicted``) and under every alternative
-(``cells_predicted_alternatives``, one ``predicted_rate: <label>`` column per specification)
-for the need-weights and allocation stages.
+rate ratios and need indices to the specification. Hands to the later stages, through the
+restricted area (`pcfm.model.store`), the fitted model itself (``workload_model``: stage 03
+predicts need and its decomposition from it, without refitting) and each specification's
+need table (``need_by_specification``: stage 04's sensitivity of allocations).
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ import pandas as pd
 from IPython.display import Markdown
 from matplotlib.figure import Figure
 
+from pcfm.base.artefacts import CELLS, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.model import ModelSpecificationError, WorkloadModel, fit_workload_model
+from pcfm.model import ModelSpecificationError, WorkloadModel
 from pcfm.model.alternatives import (
     SPECIFIED,
-    alternative_specifications,
     compare_coefficients,
     compare_need_indices,
+    fit_alternatives,
+    need_by_specification,
 )
 from pcfm.model.diagnostics import (
     calibration_by_decile,
@@ -40,10 +42,9 @@ from pcfm.model.figures import (
     sensitivity_figure,
     unavailable_figure,
 )
-from pcfm.params.model import ModelParams
+from pcfm.model.store import write_need_by_specification, write_workload_model
 
 __all__ = [
-    "ALTERNATIVE_RATE_PREFIX",
     "ModelStageResult",
     "notes_markdown",
     "rate_ratio_figure",
@@ -51,8 +52,6 @@ __all__ = [
     "supply_pair",
 ]
 
-#: Prefix of the per-specification prediction columns in ``cells_predicted_alternatives``.
-ALTERNATIVE_RATE_PREFIX = "predicted_rate: "
 #: Columns of the decile calibration shown in the report (the published CSV has them all).
 CALIBRATION_DISPLAY_COLUMNS = [
     "need_decile",
@@ -123,22 +122,6 @@ def sensitivity_display(comparison: pd.DataFrame, labels: list[str]) -> pd.DataF
     return shown.rename_axis(columns=None).reset_index()
 
 
-def _fit_alternatives(
-    cells: pd.DataFrame, model_params: ModelParams, notes: list[str]
-) -> dict[str, WorkloadModel]:
-    """The specification (errors stop the run) and every alternative that can be estimated."""
-    models: dict[str, WorkloadModel] = {}
-    for label, spec in alternative_specifications(model_params, set(cells.columns)).items():
-        if label == SPECIFIED:
-            models[label] = fit_workload_model(cells, spec)
-            continue
-        try:
-            models[label] = fit_workload_model(cells, spec)
-        except ModelSpecificationError as error:
-            notes.append(f"Sensitivity analysis '{label}' not fitted: {error}")
-    return models
-
-
 def _validation(ctx: RunContext, cells: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     model_params = ctx.params.model
     n_practices = cells["practice_code"].nunique()
@@ -159,23 +142,17 @@ def _validation(ctx: RunContext, cells: pd.DataFrame, notes: list[str]) -> pd.Da
 def run_model_stage(ctx: RunContext) -> ModelStageResult:
     """Fit the model and its alternatives, validate the model and publish the results."""
     outputs = ctx.outputs
-    cells = outputs.read_restricted("cells")
-    notes: list[str] = []
-    models = _fit_alternatives(cells, ctx.params.model, notes)
+    cells = outputs.read_restricted(CELLS)
+    practices = outputs.read_restricted(PRACTICES)
+    models, not_fitted = fit_alternatives(cells, ctx.params.model)
+    notes = [
+        f"Sensitivity analysis '{label}' not fitted: {reason}"
+        for label, reason in not_fitted.items()
+    ]
     model = models[SPECIFIED]
-
-    outputs.write_restricted(
-        cells.assign(predicted_rate=model.predict_rate(cells)), "cells_predicted"
-    )
-    outputs.write_restricted(
-        cells.assign(
-            **{
-                f"{ALTERNATIVE_RATE_PREFIX}{label}": fitted.predict_rate(cells)
-                for label, fitted in models.items()
-            }
-        ),
-        "cells_predicted_alternatives",
-    )
+    need_tables = need_by_specification(models, cells, practices)
+    write_workload_model(outputs, model)
+    write_need_by_specification(outputs, need_tables)
 
     coefficients = outputs.publish_table(model.coefficients, "model_coefficients")
     statistics = outputs.publish_table(fit_statistics_table(model), "model_fit_statistics")
@@ -195,7 +172,7 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
     by_practice = calibration_by_practice(model, cells)
     metrics = _validation(ctx, cells, notes)
     comparison = compare_coefficients(models)
-    need_indices = compare_need_indices(models, cells)
+    need_indices = compare_need_indices(need_tables, cells)
     pair = supply_pair(list(models))
 
     figures = {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.model import fit_workload_model
+from pcfm.model import read_workload_model
 from pcfm.need.decomposition import decompose_need_index
 from pcfm.need.figures import decomposition_figure, need_index_figure
 from pcfm.need.weights import need_weight_tables, practice_need
@@ -39,25 +39,24 @@ class NeedStageResult:
 
 
 def run_need_stage(ctx: RunContext) -> NeedStageResult:
-    """Turn each cell's predicted workload into practice need, explain it and publish it."""
-    outputs = ctx.outputs
-    cells = outputs.read_restricted("cells_predicted")
-    practices = outputs.read_restricted("practices")
-    rate = cells["predicted_rate"].to_numpy(dtype=float)
-    need = practice_need(cells, rate, practices)
+    """Predict each cell's need from stage 02's stored model, explain it and publish it.
 
-    # The decomposition needs predictions with factors switched off: refit the (deterministic)
-    # model of stage 02 and check that it reproduces the stored predictions.
-    model = fit_workload_model(cells.drop(columns="predicted_rate"), ctx.params.model)
-    if not np.allclose(model.predict_rate(cells), rate, rtol=1e-6):
-        raise RuntimeError("the refitted workload model does not reproduce stage 02's predictions")
+    The stored model (`pcfm.model.store`), not a refit, is the only source of the
+    predictions: the decomposition predicts from it with factors switched off.
+    """
+    outputs = ctx.outputs
+    cells = outputs.read_restricted(CELLS)
+    practices = outputs.read_restricted(PRACTICES)
+    model = read_workload_model(outputs)
+    rate = model.predict_rate(cells)
+    need = practice_need(cells, rate, practices)
     decomposition = decompose_need_index(cells, model.predict_rate, practices)
     need = need.merge(decomposition.drop(columns="need_index"), on="practice_code")
-    outputs.write_restricted(need, "practice_need")
+    outputs.write_restricted(need, PRACTICE_NEED)
     published = outputs.publish_table(need, "need_index")
 
     deprivation_column = (
-        "imd_quintile" if ctx.params.model.deprivation_band == "quintile" else "imd_decile"
+        "imd_quintile" if model.model_params.deprivation_band == "quintile" else "imd_decile"
     )
     tables = need_weight_tables(cells, rate, {"deprivation": deprivation_column})
     weight_tables = {

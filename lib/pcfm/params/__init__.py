@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from pcfm.params.allocation import AllocationParams
 from pcfm.params.base import Section
@@ -19,7 +20,7 @@ from pcfm.params.disclosure import DisclosureParams
 from pcfm.params.model import ModelParams
 from pcfm.params.report import ReportParams
 
-__all__ = ["ParameterError", "Params", "load_params", "params_from_dict"]
+__all__ = ["ParameterError", "Params", "load_params", "params_from_dict", "schema_field"]
 
 
 class ParameterError(ValueError):
@@ -132,3 +133,26 @@ def load_params(path: str | Path, **overrides: Any) -> Params:
         values.update(overrides)
     params = params_from_dict(values, source=str(path))
     return params.model_copy(update={"source_path": path.resolve()})
+
+
+def schema_field(key: str) -> FieldInfo:
+    """The schema's field for a dotted key, e.g. ``data.synthetic.n_patients``.
+
+    Tools that offer a parameter outside a parameter file (the command line) take its default
+    and description from here, so they cannot drift from the schema.
+
+    Raises:
+        KeyError: if the key is not in the schema.
+    """
+    section: type[BaseModel] = Params
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        if part not in section.model_fields:
+            raise KeyError(f"{key}: not in the parameter schema")
+        info = section.model_fields[part]
+        if depth == len(parts) - 1:
+            return info
+        if not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
+            raise KeyError(f"{key}: {'.'.join(parts[: depth + 1])} is not a section")
+        section = info.annotation
+    raise KeyError(key)

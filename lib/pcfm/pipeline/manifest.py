@@ -1,8 +1,9 @@
 """The run manifest: everything needed to say what produced a run's outputs.
 
 Records the SHA-256 of every input file and of the parameter file, the parameters as
-loaded, the code version (git commit and whether the tree had uncommitted changes),
-the versions of the packages, the seed, and the start and end time of each stage.
+loaded, the code version (pcfm's version from its git tag and, in a source checkout, the git
+commit and whether the tree had uncommitted changes), the versions of the packages, the
+seed, and the start and end time of each stage.
 """
 
 from __future__ import annotations
@@ -60,19 +61,26 @@ def hash_folder(folder: Path) -> dict[str, str]:
     }
 
 
+def _installed_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of the recorded packages ('not installed' where absent)."""
-    versions = {}
-    for name in RECORDED_PACKAGES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    return {name: _installed_version(name) for name in RECORDED_PACKAGES}
 
 
 def code_version(project_root: Path) -> dict[str, Any]:
-    """Git commit of the project and whether tracked files had uncommitted changes."""
+    """The version of pcfm and, in a source checkout, its git commit and uncommitted changes.
+
+    The version comes from the git tag at build time (setuptools-scm), so an installed wheel,
+    which has no repository, still says which code it is; its commit is then "unknown". A
+    ``project_root`` that is not the top of a git work tree (an installed package inside some
+    other repository) is not asked, so the commit is never another project's.
+    """
 
     def git(*args: str) -> str | None:
         try:
@@ -87,9 +95,15 @@ def code_version(project_root: Path) -> dict[str, Any]:
             return None
         return done.stdout.strip()
 
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": commit or "unknown", "uncommitted_changes": bool(status)}
+    top = git("rev-parse", "--show-toplevel")
+    in_checkout = top is not None and Path(top).resolve() == project_root.resolve()
+    commit = git("rev-parse", "HEAD") if in_checkout else None
+    status = git("status", "--porcelain", "--untracked-files=no") if in_checkout else None
+    return {
+        "version": _installed_version("pcfm"),
+        "git_commit": commit or "unknown",
+        "uncommitted_changes": bool(status),
+    }
 
 
 def _now() -> str:

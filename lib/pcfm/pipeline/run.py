@@ -21,6 +21,7 @@ import papermill
 from pcfm.base.disclosure.check import check_run_folder
 from pcfm.base.folder import RunFolder
 from pcfm.base.outputs import write_workbook
+from pcfm.base.resources import project_dir
 from pcfm.params import Params, load_params
 from pcfm.pipeline.manifest import RunManifest, hash_folder, sha256_of
 from pcfm.pipeline.render import RenderResult, render_report
@@ -29,9 +30,6 @@ from pcfm.report.statements import execute_statements, execute_with_retries
 from pcfm.stages import STATEMENT_NOTEBOOK, stage_notebooks
 
 log = logging.getLogger(__name__)
-
-#: The project root: where `notebooks/`, `methodology/` and `_quarto.yml` live.
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 #: The notebooks of the pipeline, in the order of the stage table (`pcfm.stages`).
 NOTEBOOKS = stage_notebooks()
@@ -152,15 +150,17 @@ def _swap_into_place(scratch: Path, final: Path) -> None:
 def run_pipeline(
     params_path: str | Path,
     build_root: str | Path = "build",
-    project_root: Path = PROJECT_ROOT,
+    project_root: Path | None = None,
 ) -> RunResult:
     """Run every stage for one parameter file and swap the finished run into place.
 
     Args:
         params_path: The YAML parameter file.
         build_root: Where ``<run-name>/`` goes.
-        project_root: Where the notebooks and the Quarto project are.
+        project_root: Where the notebooks and the Quarto project are; by default the ones
+            shipped with the package (`pcfm.base.resources.project_dir`).
     """
+    project_root = project_root or project_dir()
     params_path = Path(params_path)
     params = load_params(params_path).with_absolute_paths()
     for variable, value in SINGLE_THREADED.items():  # inherited by every kernel started below

@@ -12,12 +12,10 @@ import pandas as pd
 import yaml
 
 from pcfm.base.folder import RunFolder
+from pcfm.base.resources import project_file
 from pcfm.data.contract import contract_frame
 from pcfm.params import Params
 from pcfm.params.reference import parameter_reference
-
-#: Where the chapters and their data files (assumptions, changelog) live.
-METHODOLOGY_DIR = Path(__file__).resolve().parents[3] / "methodology"
 
 ASSUMPTION_FIELDS = ("id", "statement", "rationale", "impact")
 IMPACT_LEVELS = ("high", "medium", "low")
@@ -51,7 +49,7 @@ def assumptions_table(path: Path | None = None) -> pd.DataFrame:
     Raises:
         MethodologyLogError: a missing field, an unknown impact level or a repeated id.
     """
-    path = path or METHODOLOGY_DIR / "assumptions.yml"
+    path = path or project_file("methodology", "assumptions.yml")
     entries = _read_log(path, "assumptions", ASSUMPTION_FIELDS)
     table = pd.DataFrame(entries)
     bad = table.loc[~table["impact"].isin(IMPACT_LEVELS), "id"].tolist()
@@ -67,7 +65,7 @@ def assumptions_table(path: Path | None = None) -> pd.DataFrame:
 
 def changelog_table(path: Path | None = None) -> pd.DataFrame:
     """Changes to the method, newest first, from its YAML file."""
-    path = path or METHODOLOGY_DIR / "changelog.yml"
+    path = path or project_file("methodology", "changelog.yml")
     entries = _read_log(path, "changes", CHANGE_FIELDS)
     return pd.DataFrame(entries)[list(CHANGE_FIELDS)].astype(str)
 

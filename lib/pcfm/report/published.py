@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from pcfm.allocation.headline import AllocationHeadline, HeadlineTableError
+from pcfm.allocation.sensitivity import SENSITIVITY_TABLE
 from pcfm.base.folder import RunFolder
 
 
@@ -71,16 +72,11 @@ def read_uncertain(folder: RunFolder, headline: AllocationHeadline) -> pd.DataFr
     return uncertain
 
 
-#: Columns that mark a published table as the sensitivity of allocations to the model
-#: (`pcfm.allocation.sensitivity.SensitivityResult.changes`), whatever its file name.
-SENSITIVITY_COLUMNS = frozenset({"alternative", "n_category_changed"})
-
-
 def read_sensitivity(folder: RunFolder) -> pd.DataFrame | None:
-    """The published sensitivity table (one row per alternative model), if the run has one."""
-    for path in sorted(folder.publishable.glob("*.csv")):
-        with path.open(encoding="utf-8") as handle:
-            header = set(handle.readline().strip().split(","))
-        if SENSITIVITY_COLUMNS.issubset(header):
-            return pd.read_csv(path)
-    return None
+    """The published sensitivity table (one row per alternative model; none when switched off).
+
+    Its columns are fixed (`pcfm.allocation.sensitivity.SENSITIVITY_COLUMNS`); None only for
+    a run folder without the table.
+    """
+    path = folder.publishable / f"{SENSITIVITY_TABLE}.csv"
+    return pd.read_csv(path) if path.exists() else None
