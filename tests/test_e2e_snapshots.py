@@ -29,6 +29,8 @@ SNAPSHOT_TABLES = (
     "allocation_categories",
     "allocation_by_place",
     "allocation_by_pcn",
+    "allocation_by_imd_quintile",
+    "allocation_headline",
 )
 DECIMALS = 4
 
