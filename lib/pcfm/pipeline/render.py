@@ -393,6 +393,25 @@ def publish(source: Path, target: Path, skip: frozenset[str] = frozenset()) -> N
         shutil.move(produced, destination)
 
 
+def house_formats(
+    quarto: str, report: ReportParams, document: Document, job_folder: Path
+) -> dict[str, Any]:
+    """Make ``job_folder`` with a document's house style files; its Quarto formats."""
+    job_folder.mkdir()
+    identity = DocumentIdentity(report.icb_name, document.title, report.date_text)
+    typst = house_style.typst_options(
+        house_style.write_typst_style(job_folder, identity),
+        house_style.write_title_block(job_folder),
+    )
+    return {
+        "html": house_style.html_options(toc=True),
+        "typst": typst,
+        "docx": house_style.docx_options(
+            house_style.write_word_style(job_folder, identity, quarto)
+        ),
+    }
+
+
 def quarto_jobs(
     quarto: str, folder: RunFolder, project_root: Path, report: ReportParams, scratch: Path
 ) -> list[RenderJob]:
@@ -412,21 +431,7 @@ def quarto_jobs(
         book[fmt] = RenderJob(job.name, lambda job=job: run_quarto(quarto, job), copy / "_book")
 
     def styled_formats(document: Document) -> dict[str, Any]:
-        """A folder for the document with its house style files, and its formats."""
-        job_folder = scratch / document.stem
-        job_folder.mkdir()
-        identity = DocumentIdentity(report.icb_name, document.title, report.date_text)
-        typst = house_style.typst_options(
-            house_style.write_typst_style(job_folder, identity),
-            house_style.write_title_block(job_folder),
-        )
-        return {
-            "html": house_style.html_options(toc=True),
-            "typst": typst,
-            "docx": house_style.docx_options(
-                house_style.write_word_style(job_folder, identity, quarto)
-            ),
-        }
+        return house_formats(quarto, report, document, scratch / document.stem)
 
     documents: list[RenderJob] = []
     for document, notebook in standalone_notebooks(

@@ -14,7 +14,10 @@ reader of a printed table needs, once for all of them:
 * **column widths per table**: a table that fits the page is left to the renderer's
   automatic widths; a wider one gets relative widths from what each column must show
   (a number cannot wrap; a header or a sentence can), written as the lengths of the
-  dash line, which is how pandoc reads them.
+  dash line, which is how pandoc reads them. When the columns want more than the page
+  has (:func:`page_characters`), every column first gets its longest unbreakable word
+  and the columns of wrapping text share what is left, so that squeezing a table never
+  makes a number or a one-word header overlap its neighbour.
 """
 
 from __future__ import annotations
@@ -56,6 +59,28 @@ AUTO_WIDTH_LIMIT = 72
 CELL_PADDING = 2
 #: Widest a column of wrappable text is sized for, in characters.
 TEXT_COLUMN_CAP = 36
+#: Width of the text of a portrait A4 page with the house margins (17 cm), in points.
+TEXT_WIDTH_PT = 482.0
+#: Width of an average character, in em: a little over Arial's, since headers are bold.
+CHARACTER_EM = 0.55
+#: Bold headers are about a tenth wider than the same word in body text.
+BOLD_WIDER = 1.1
+
+
+def table_text_pt(n_columns: int) -> float:
+    """Size of a table's text in the PDF, as `templates/house-style.typ` sets it."""
+    if n_columns >= 11:
+        return 6.5
+    if n_columns >= 8:
+        return 7.5
+    if n_columns >= 5:
+        return 8.5
+    return 9.0
+
+
+def page_characters(n_columns: int) -> int:
+    """Average characters across a portrait page in a table of ``n_columns`` columns."""
+    return int(TEXT_WIDTH_PT / (CHARACTER_EM * table_text_pt(n_columns)))
 
 
 def column_label(name: object) -> str:
@@ -110,16 +135,35 @@ def _shown_length(text: str) -> int:
     return len(text) + (wide + 2) // 4
 
 
-def _width_needed(header: str, values: list[str], numeric: bool) -> int:
-    """Characters a column needs: a number or code shows whole, text and headers may wrap."""
-    longest_word = max((_shown_length(word) for word in header.split()), default=1)
-    words = [_shown_length(word) for value in values for word in value.split()]
+def _width_least(header: str, values: list[str], numeric: bool) -> int:
+    """Characters a column cannot do without: its longest unbreakable word, or number."""
+    header_word = max((_shown_length(word) for word in header.split()), default=1)
+    header_word = math.ceil(header_word * BOLD_WIDER)
     if numeric:
         content = max((_shown_length(v) for v in values), default=1)
     else:
-        content = min(max((_shown_length(v) for v in values), default=1), TEXT_COLUMN_CAP)
-        content = max(content, max(words, default=1))
-    return max(longest_word, content, 3) + CELL_PADDING
+        content = max((_shown_length(w) for v in values for w in v.split()), default=1)
+    return max(header_word, content, 3) + CELL_PADDING
+
+
+def _width_needed(header: str, values: list[str], numeric: bool) -> int:
+    """Characters a column needs: a number or code shows whole, text and headers may wrap."""
+    if numeric:
+        return _width_least(header, values, numeric)
+    content = min(max((_shown_length(v) for v in values), default=1), TEXT_COLUMN_CAP)
+    return max(_width_least(header, values, numeric), content + CELL_PADDING)
+
+
+def fit_widths(least: list[int], wanted: list[int], room: int) -> list[int]:
+    """Column widths within ``room`` characters: what each wants when all fit; otherwise
+    each its least, and the room left shared in proportion to what each still wants."""
+    if sum(wanted) <= room:
+        return wanted
+    spare = room - sum(least)
+    extra = [want - low for want, low in zip(wanted, least, strict=True)]
+    if spare <= 0 or not sum(extra):
+        return least
+    return [low + spare * more // sum(extra) for low, more in zip(least, extra, strict=True)]
 
 
 def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
@@ -135,10 +179,15 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
     if sum(natural) + 3 * len(natural) + 1 <= AUTO_WIDTH_LIMIT:
         widths = natural
     else:
-        widths = [
-            _width_needed(column_label(name), values, is_number)
-            for name, values, is_number in zip(table.columns, raw_columns, numeric, strict=True)
+        described = [
+            (column_label(name), values, number)
+            for name, values, number in zip(table.columns, raw_columns, numeric, strict=True)
         ]
+        widths = fit_widths(
+            [_width_least(*column) for column in described],
+            [_width_needed(*column) for column in described],
+            page_characters(len(described)),
+        )
         # pandoc reads relative widths only when a line is longer than its column limit
         while sum(widths) + 3 * len(widths) + 1 <= AUTO_WIDTH_LIMIT:
             widths = [width + 1 for width in widths]
