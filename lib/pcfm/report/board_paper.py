@@ -76,9 +76,7 @@ def executive_summary(
     if "Place" in by_place and len(by_place):
         shares = ", ".join(
             f"{escape_markdown(place)} {share}"
-            for place, share in zip(
-                by_place["Place"], by_place["Share of allocation"], strict=True
-            )
+            for place, share in zip(by_place["Place"], by_place["Share of allocation"], strict=True)
         )
         bullets.append(f"**Who gains.** Share of the allocation by place: {shares}.")
     bullets.append(f"**Equity.** {equity.replace(' (see the table below)', '')}")

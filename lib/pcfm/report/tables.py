@@ -193,15 +193,23 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
             widths = [width + 1 for width in widths]
 
     def row(cells: list[str]) -> str:
-        return "| " + " | ".join(
-            cell.rjust(width) if is_number else cell.ljust(width)
-            for cell, width, is_number in zip(cells, widths, numeric, strict=True)
-        ) + " |"
+        return (
+            "| "
+            + " | ".join(
+                cell.rjust(width) if is_number else cell.ljust(width)
+                for cell, width, is_number in zip(cells, widths, numeric, strict=True)
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join(
-        ("-" * (width + 1) + ":") if is_number else (":" + "-" * (width + 1))
-        for width, is_number in zip(widths, numeric, strict=True)
-    ) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (width + 1) + ":") if is_number else (":" + "-" * (width + 1))
+            for width, is_number in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
     body = [row([values[i] for values in columns]) for i in range(len(table))]
     return "\n".join([row(headers), rule, *body])
 
