@@ -17,7 +17,8 @@ reader of a printed table needs, once for all of them:
   dash line, which is how pandoc reads them. When the columns want more than the page
   has (:func:`page_characters`), every column first gets its longest unbreakable word
   and the columns of wrapping text share what is left, so that squeezing a table never
-  makes a number or a one-word header overlap its neighbour.
+  makes a number or a one-word header overlap its neighbour. A table too wide for a
+  portrait page even so is sized for a landscape one, where the documents put it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ CELL_PADDING = 2
 TEXT_COLUMN_CAP = 36
 #: Width of the text of a portrait A4 page with the house margins (17 cm), in points.
 TEXT_WIDTH_PT = 482.0
+#: The same on a landscape page (25.7 cm).
+LANDSCAPE_TEXT_WIDTH_PT = 728.5
 #: Width of an average character, in em: a little over Arial's, since headers are bold.
 CHARACTER_EM = 0.55
 #: Bold headers are about a tenth wider than the same word in body text.
@@ -78,9 +81,10 @@ def table_text_pt(n_columns: int) -> float:
     return 9.0
 
 
-def page_characters(n_columns: int) -> int:
-    """Average characters across a portrait page in a table of ``n_columns`` columns."""
-    return int(TEXT_WIDTH_PT / (CHARACTER_EM * table_text_pt(n_columns)))
+def page_characters(n_columns: int, landscape: bool = False) -> int:
+    """Average characters across the page in a table of ``n_columns`` columns."""
+    width = LANDSCAPE_TEXT_WIDTH_PT if landscape else TEXT_WIDTH_PT
+    return int(width / (CHARACTER_EM * table_text_pt(n_columns)))
 
 
 def column_label(name: object) -> str:
@@ -183,11 +187,11 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
             (column_label(name), values, number)
             for name, values, number in zip(table.columns, raw_columns, numeric, strict=True)
         ]
-        widths = fit_widths(
-            [_width_least(*column) for column in described],
-            [_width_needed(*column) for column in described],
-            page_characters(len(described)),
-        )
+        least = [_width_least(*column) for column in described]
+        room = page_characters(len(described))
+        if sum(least) > room:
+            room = page_characters(len(described), landscape=True)
+        widths = fit_widths(least, [_width_needed(*column) for column in described], room)
         # pandoc reads relative widths only when a line is longer than its column limit
         while sum(widths) + 3 * len(widths) + 1 <= AUTO_WIDTH_LIMIT:
             widths = [width + 1 for width in widths]
