@@ -175,3 +175,20 @@ def test_a_squeezed_table_keeps_every_unbreakable_word_whole() -> None:
     assert all(width >= word for width, word in zip(widths, longest, strict=True))
     assert sum(widths) <= page_characters(len(widths))
     assert widths[-1] < len(sentence) // 2  # the sentences wrap
+
+
+def test_a_table_too_wide_for_portrait_shares_a_landscape_page_by_what_columns_want() -> None:
+    """Thirteen columns do not fit a portrait page even at their narrowest: sized for a
+    landscape page, a column of names still gets the room to show a name on one line."""
+    table = pd.DataFrame(
+        {
+            "practice_code": ["SYNP0001", "SYNP0127"],
+            "practice_name": ["City Practice 001", "Rural County Practice 127"],
+            **{f"measure_{n}_of_need": [1234.567, 2.5] for n in range(11)},
+        }
+    )
+    rule = markdown_text(table).splitlines()[1].strip("|").split("|")
+    widths = [len(part) - 2 for part in rule]
+    assert sum(widths) > page_characters(len(widths))
+    assert sum(widths) <= page_characters(len(widths), landscape=True)
+    assert widths[1] >= len("Rural County Practice 127")

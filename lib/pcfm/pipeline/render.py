@@ -14,16 +14,16 @@ Four kinds of document come out of one run, all from its executed notebooks:
 With Quarto every document is rendered to HTML, PDF (Typst) and Word; without it,
 nbconvert writes HTML with the code hidden, captions and alt text kept.
 
-Speed (two cores, LLR scale). The work is nearly all one process at a time on one core:
-pandoc running Quarto's Lua filters, then deno post-processing, then Typst. So the render
-is split into independent jobs run side by side (`RENDER_WORKERS`), the longest first: the
-book once per format, each in its own copy of the staged project (a book render cleans
-its output folder, so formats cannot share one), and the allocation report and the board
-paper each in one call. The statements skip ``quarto render``: they are plain Markdown
-(no cross-references, figures or callouts), for which Quarto's filters cost about 30 s of
-CPU over 127 pages, so Quarto's own pandoc and Typst render them directly
-(:func:`render_statements`) with the same house style. ``benchmarks/bench_render.py``
-prints the time of each job.
+Speed (two cores, LLR scale). A Quarto call is nearly all one process at a time on one
+core: pandoc running Quarto's Lua filters, then deno post-processing, then Typst. So the
+render is split into independent jobs run side by side (`RENDER_WORKERS`), roughly the
+longest first: the book once per format, each in its own copy of the staged project (a
+book render cleans its output folder, so formats cannot share one), and the allocation
+report and the board paper each in one call. The statements skip ``quarto render``: they
+are plain Markdown (no cross-references, figures or callouts), for which Quarto's filters
+cost about 30 s of CPU over 127 pages, so Quarto's own pandoc and Typst render them
+directly (:func:`render_statements`) with the same house style.
+``benchmarks/bench_render.py`` prints the time of each job.
 """
 
 from __future__ import annotations
@@ -289,10 +289,11 @@ def render_statements(
     """Render the combined statements to HTML, PDF (Typst) and Word in ``folder``.
 
     Quarto's pandoc and Typst do the work, without ``quarto render``: the statements are
-    plain Markdown, which pandoc alone renders as Quarto would, in about a sixth of the
-    time. The PDF has the house style, page setup and title block of the documents Quarto
-    renders (`pcfm.report.house_style`); the Word file their reference document; the HTML
-    is one file with the statements' CSS and a list of practices.
+    plain Markdown, which pandoc alone renders as Quarto would, in a seventh of the time
+    (8 s against 60 s at LLR scale, ``benchmarks/bench_render.py``). The PDF has the
+    house style, page setup and title block of the documents Quarto renders
+    (`pcfm.report.house_style`); the Word file their reference document; the HTML is one
+    file with the statements' CSS and a list of practices.
     """
     source = folder / f"{stem}.md"
     source.write_text(markdown, encoding="utf-8")
@@ -415,11 +416,11 @@ def house_formats(
 def quarto_jobs(
     quarto: str, folder: RunFolder, project_root: Path, report: ReportParams, scratch: Path
 ) -> list[RenderJob]:
-    """Every job of the report, the longest first, with its sources staged in ``scratch``.
+    """Every job of the report, with its sources staged in ``scratch``.
 
-    The longest first, so that two workers finish together: the book's HTML (one page per
-    chapter), its PDF and the allocation report's three formats, its Word file, the board
-    paper, then the statements (the quickest: pandoc and Typst only).
+    Roughly the longest first, so that the workers finish together (at LLR scale, alone:
+    the book's HTML 23 s, one page per chapter; its PDF 16 s; the allocation report 17 s;
+    the book's Word file 13 s; the board paper 10 s; the statements 8 s).
     """
     staging = stage_quarto_project(folder, project_root, report, quarto)
     book: dict[str, RenderJob] = {}
