@@ -17,8 +17,8 @@ reader of a printed table needs, once for all of them:
   dash line, which is how pandoc reads them. When the columns want more than the page
   has (:func:`page_characters`), every column first gets its longest unbreakable word
   and the columns of wrapping text share what is left, so that squeezing a table never
-  makes a number or a one-word header overlap its neighbour. A table too wide for a
-  portrait page even so is sized for a landscape one, where the documents put it.
+  makes a number or a one-word header overlap its neighbour. A table shown on a
+  landscape page says so (``landscape=True``) and is sized for its width.
 """
 
 from __future__ import annotations
@@ -60,10 +60,12 @@ AUTO_WIDTH_LIMIT = 72
 CELL_PADDING = 2
 #: Widest a column of wrappable text is sized for, in characters.
 TEXT_COLUMN_CAP = 36
-#: Width of the text of a portrait A4 page with the house margins (17 cm), in points.
-TEXT_WIDTH_PT = 482.0
-#: The same on a landscape page (25.7 cm).
-LANDSCAPE_TEXT_WIDTH_PT = 728.5
+#: Width of the text of a portrait A4 page, in points: the narrower of the documents'
+#: (2 cm margins, 17 cm) and the book's (orange-book's 3 cm margins, 15 cm), since the same
+#: table may be shown in both.
+TEXT_WIDTH_PT = 425.0
+#: The same on a landscape page (the book's 23.7 cm).
+LANDSCAPE_TEXT_WIDTH_PT = 672.0
 #: Width of an average character, in em: a little over Arial's, since headers are bold.
 CHARACTER_EM = 0.55
 #: Bold headers are about a tenth wider than the same word in body text.
@@ -170,8 +172,12 @@ def fit_widths(least: list[int], wanted: list[int], room: int) -> list[int]:
     return [low + spare * more // sum(extra) for low, more in zip(least, extra, strict=True)]
 
 
-def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
-    """``table`` as a pipe table for people (see the module docstring)."""
+def markdown_text(table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False) -> str:
+    """``table`` as a pipe table for people (see the module docstring).
+
+    ``landscape``: the document shows the table on a landscape page (a ``.landscape``
+    div), so its columns share that page's width.
+    """
     headers = [escape_markdown(column_label(name), one_line=True) for name in table.columns]
     raw_columns = [_shown_column(table[name], float_format) for name in table.columns]
     numeric = [_is_numeric(values) for values in raw_columns]
@@ -187,11 +193,11 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
             (column_label(name), values, number)
             for name, values, number in zip(table.columns, raw_columns, numeric, strict=True)
         ]
-        least = [_width_least(*column) for column in described]
-        room = page_characters(len(described))
-        if sum(least) > room:
-            room = page_characters(len(described), landscape=True)
-        widths = fit_widths(least, [_width_needed(*column) for column in described], room)
+        widths = fit_widths(
+            [_width_least(*column) for column in described],
+            [_width_needed(*column) for column in described],
+            page_characters(len(described), landscape),
+        )
         # pandoc reads relative widths only when a line is longer than its column limit
         while sum(widths) + 3 * len(widths) + 1 <= AUTO_WIDTH_LIMIT:
             widths = [width + 1 for width in widths]
@@ -218,6 +224,8 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
     return "\n".join([row(headers), rule, *body])
 
 
-def markdown_table(table: pd.DataFrame, float_format: str = ",.3f") -> Markdown:
+def markdown_table(
+    table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False
+) -> Markdown:
     """:func:`markdown_text` for display in a notebook (Quarto renders it in every format)."""
-    return Markdown(markdown_text(table, float_format))
+    return Markdown(markdown_text(table, float_format, landscape))
