@@ -272,15 +272,14 @@ def run_tool(name: str, command: Sequence[str | os.PathLike[str]], folder: Path)
         raise RenderError(f"{name} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
 
 
-def _statements_metadata() -> dict[str, Any]:
-    """Pandoc metadata of the statements: the house style's page and type, British English."""
-    return {
-        "papersize": "a4",
-        "margin": dict(house_style.TYPST_MARGIN),
-        "fontsize": "10pt",
-        "lang": "en-GB",
-        "toc-title": "Practices",
-    }
+#: Pandoc metadata of the statements in every format.
+STATEMENTS_METADATA: dict[str, Any] = {"lang": "en-GB", "toc-title": "Practices"}
+#: And in Typst only (pandoc's HTML would take ``fontsize`` too): the house page and type.
+STATEMENTS_TYPST_METADATA: dict[str, Any] = {
+    "papersize": "a4",
+    "margin": dict(house_style.TYPST_MARGIN),
+    "fontsize": "10pt",
+}
 
 
 def render_statements(
@@ -298,7 +297,9 @@ def render_statements(
     source = folder / f"{stem}.md"
     source.write_text(markdown, encoding="utf-8")
     metadata = folder / "statements-metadata.yml"
-    metadata.write_text(yaml.safe_dump(_statements_metadata()), encoding="utf-8")
+    metadata.write_text(yaml.safe_dump(STATEMENTS_METADATA), encoding="utf-8")
+    typst_metadata = folder / "statements-typst.yml"
+    typst_metadata.write_text(yaml.safe_dump(STATEMENTS_TYPST_METADATA), encoding="utf-8")
     typst_template, css_header = house_style.write_statements_style(folder)
     includes = [
         *house_style.write_typst_style(folder, identity),
@@ -320,6 +321,8 @@ def render_statements(
         "pandoc (statements, Typst)",
         [
             *pandoc,
+            "--metadata-file",
+            typst_metadata.name,
             "--standalone",
             "--template",
             typst_template,
@@ -333,7 +336,7 @@ def render_statements(
     run_tool(
         "typst (statements)", [quarto, "typst", "compile", f"{stem}.typ", f"{stem}.pdf"], folder
     )
-    for scratch in (source, metadata, folder / f"{stem}.typ"):
+    for scratch in (source, metadata, typst_metadata, folder / f"{stem}.typ"):
         scratch.unlink()
     return [folder / f"{stem}.{suffix}" for suffix in ("html", "pdf", "docx")]
 
