@@ -68,7 +68,7 @@ lint: $(STAMP) ## Check the code style with ruff
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format lib tests benchmarks
 
-benchmark: $(STAMP) ## Run the benchmarks at LLR scale (several minutes)
+benchmark: $(STAMP) $(QUARTO_STAMP) ## Run the benchmarks at LLR scale (several minutes)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 lock: ## Re-pin every dependency in requirements.lock from pyproject.toml

@@ -29,7 +29,12 @@ from pcfm.report.documents import (
     set_front_matter,
 )
 from pcfm.report.quarto_check import check_quarto_project
-from pcfm.report.statements import HTML_PAGE_BREAK, combine_statements
+from pcfm.report.statements import (
+    HTML_PAGE_BREAK,
+    PANDOC_PAGE_BREAK,
+    combine_statements,
+    statements_markdown,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -169,6 +174,27 @@ def test_statements_are_combined_one_per_page(tmp_path: Path) -> None:
     written = tmp_path / "practice_statements.ipynb"
     nbformat.write(combined, written)
     assert check_quarto_document(written) == []
+
+
+def test_statements_are_one_markdown_document_one_per_page(tmp_path: Path) -> None:
+    """For pandoc: the front matter, then each statement, a page break between two."""
+    paths = []
+    for code in ("P1", "P2", "P3"):
+        cell = nbformat.v4.new_code_cell("practice_statement(run_dir, practice_code)")
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data={"text/markdown": f"## Practice {code}"})
+        ]
+        path = tmp_path / f"{code}.ipynb"
+        nbformat.write(_document(None, [cell]), path)
+        paths.append(path)
+    matter = front_matter("Practice statements", "s", "a")
+    text = statements_markdown(paths, matter)
+    assert text.startswith(matter + "\n")
+    pages = text.removeprefix(matter).split(PANDOC_PAGE_BREAK)
+    assert [page.strip() for page in pages] == [f"## Practice P{n}" for n in (1, 2, 3)]
+    for fmt in ("typst", "html", "openxml"):  # a raw block per writer, no Quarto shortcode
+        assert f"```{{={fmt}}}" in PANDOC_PAGE_BREAK
+    assert "{{<" not in text
 
 
 def test_the_assumptions_log_and_changelog_render_from_their_files() -> None:

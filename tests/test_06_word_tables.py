@@ -130,6 +130,29 @@ def test_layout_table_is_unwrapped(rendered: Path, tmp_path: Path) -> None:
     assert second == [("Region", "Count"), ("North", "1"), ("South", "22")]
 
 
+def _styles_of(paragraphs: list[etree._Element]) -> list[str | None]:
+    found = [p.find(f"{qn('w:pPr')}/{qn('w:pStyle')}") for p in paragraphs]
+    return [None if style is None else style.get(qn("w:val")) for style in found]
+
+
+def test_the_caption_of_an_unwrapped_table_is_a_table_caption(
+    rendered: Path, tmp_path: Path
+) -> None:
+    """Quarto gives a cross-referenced table the figures' caption style; tidied, it has the
+    tables' one, and a figure's caption would keep its own."""
+    body = docx.Document(rendered).element.body
+    captions = [p for p in body.iter(qn("w:p")) if "Funding by practice" in _cell_text(p)]
+    assert _styles_of(captions) == ["ImageCaption"]  # the premise: Quarto's choice
+
+    path = _copy(rendered, tmp_path)
+    tidy_word_tables(path)
+    body = docx.Document(path).element.body
+    data = body.findall(qn("w:tbl"))[0]
+    before = [e for e in data.itersiblings(preceding=True) if e.tag == qn("w:p")]
+    assert "Funding by practice" in _cell_text(before[0])
+    assert _styles_of(before[:1]) == ["TableCaption"]
+
+
 def test_other_members_are_kept_byte_for_byte(rendered: Path, tmp_path: Path) -> None:
     path = _copy(rendered, tmp_path)
     tidy_word_tables(path)

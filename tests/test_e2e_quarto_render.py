@@ -11,6 +11,7 @@ formats, and hostile text in the ICB name shown literally. The test needs Quarto
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from docx import Document as WordDocument
 from pypdf import PdfReader
 
 from pcfm.base.disclosure.extract import docx_tables_and_text
@@ -28,7 +30,7 @@ from pcfm.pipeline.run import run_pipeline
 pytestmark = pytest.mark.e2e
 
 #: Text that breaks Markdown, HTML or Typst if it is not escaped.
-HOSTILE_ICB = "NHS <Test> & *Star* ICB @x $5 // #1 [a] _u_ é"
+HOSTILE_ICB = "NHS <Test> & *Star* ICB @x $5 // #1 [a] _u_ é C:\\y"
 
 PARAMS = f"""\
 run_name: rendered
@@ -42,7 +44,7 @@ allocation:
   budget_gbp: 250000
   bootstrap_replicates: 5
 report:
-  icb_name: {HOSTILE_ICB!r}
+  icb_name: {json.dumps(HOSTILE_ICB)}
   date: 2025-03-20
   meeting: ICB Board, 20 March 2025
 """
@@ -201,6 +203,22 @@ def test_hostile_text_is_shown_literally_in_every_format(rendered: Path) -> None
     assert flat in _flat(soup.get_text(" "))
     _, texts = docx_tables_and_text(report / "allocation-report.docx")
     assert any(flat in _flat(t.text) for t in texts)
+
+
+def test_hostile_text_is_shown_once_in_every_documents_title(rendered: Path) -> None:
+    """The subtitle (ICB and year) reads back exactly: a backslash is not doubled."""
+    report = rendered / "report"
+    subtitle = _flat(f"{HOSTILE_ICB}, 2025-26")
+    for stem in DOCUMENTS:
+        assert subtitle in _flat(_pdf_pages(report / f"{stem}.pdf")[0]), stem
+        soup = BeautifulSoup((report / f"{stem}.html").read_text("utf-8"), "html.parser")
+        shown = soup.select_one(".subtitle")
+        assert shown is not None and _flat(shown.get_text(" ")) == subtitle, stem
+        paragraphs = WordDocument(str(report / f"{stem}.docx")).paragraphs
+        shown_in_word = [p.text for p in paragraphs if p.style.name == "Subtitle"]
+        assert [_flat(text) for text in shown_in_word] == [subtitle], stem
+    book = _flat(_pdf_pages(_book(rendered, ".pdf"))[0])
+    assert f"Methodology and allocation report: {subtitle}" in book
 
 
 def test_pdf_pages_carry_the_house_header_and_footer(rendered: Path) -> None:

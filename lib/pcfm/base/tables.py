@@ -14,7 +14,11 @@ reader of a printed table needs, once for all of them:
 * **column widths per table**: a table that fits the page is left to the renderer's
   automatic widths; a wider one gets relative widths from what each column must show
   (a number cannot wrap; a header or a sentence can), written as the lengths of the
-  dash line, which is how pandoc reads them.
+  dash line, which is how pandoc reads them. When the columns want more than the page
+  has (:func:`page_characters`), every column first gets its longest unbreakable word
+  and the columns of wrapping text share what is left, so that squeezing a table never
+  makes a number or a one-word header overlap its neighbour. A table shown on a
+  landscape page says so (``landscape=True``) and is sized for its width.
 """
 
 from __future__ import annotations
@@ -56,6 +60,34 @@ AUTO_WIDTH_LIMIT = 72
 CELL_PADDING = 2
 #: Widest a column of wrappable text is sized for, in characters.
 TEXT_COLUMN_CAP = 36
+#: Width of the text of a portrait A4 page, in points: the narrower of the documents'
+#: (2 cm margins, 17 cm) and the book's (orange-book's 3 cm margins, 15 cm), since the same
+#: table may be shown in both.
+TEXT_WIDTH_PT = 425.0
+#: The same on a landscape page (the book's 23.7 cm).
+LANDSCAPE_TEXT_WIDTH_PT = 672.0
+#: Width of an average lower-case character of Arial, in em (`_shown_length` counts
+#: capitals and digits wider, and `BOLD_WIDER` the bold headers).
+CHARACTER_EM = 0.5
+#: Bold headers are about a tenth wider than the same word in body text.
+BOLD_WIDER = 1.1
+
+
+def table_text_pt(n_columns: int) -> float:
+    """Size of a table's text in the PDF, as `templates/house-style.typ` sets it."""
+    if n_columns >= 11:
+        return 6.5
+    if n_columns >= 8:
+        return 7.5
+    if n_columns >= 5:
+        return 8.5
+    return 9.0
+
+
+def page_characters(n_columns: int, landscape: bool = False) -> int:
+    """Average characters across the page in a table of ``n_columns`` columns."""
+    width = LANDSCAPE_TEXT_WIDTH_PT if landscape else TEXT_WIDTH_PT
+    return int(width / (CHARACTER_EM * table_text_pt(n_columns)))
 
 
 def column_label(name: object) -> str:
@@ -104,26 +136,57 @@ def _is_numeric(values: list[str]) -> bool:
     return bool(values) and all(_NUMBER_LIKE.match(v.strip()) for v in values)
 
 
+#: Characters of Arial about half as wide as an average lower-case one.
+_NARROW = frozenset(".,:;!|'ijlt")
+
+
 def _shown_length(text: str) -> int:
-    """Printed length of ``text`` in average characters: capitals and digits are wider."""
-    wide = sum(1 for ch in text if ch.isupper() or ch.isdigit() or ch in "£%@#")
-    return len(text) + (wide + 2) // 4
+    """Printed length of ``text`` in average lower-case characters of Arial (0.5 em):
+    capitals (and £ % @ #, about 0.67 em) a third wider, digits (0.56 em) a ninth wider,
+    full stops, commas and i, j, l, t about half as wide."""
+    capitals = sum(1 for ch in text if ch.isupper() or ch in "£%@#")
+    digits = sum(1 for ch in text if ch.isdigit())
+    narrow = sum(1 for ch in text if ch in _NARROW)
+    return len(text) + math.ceil(capitals / 3 + digits / 9 - narrow / 2)
+
+
+def _width_least(header: str, values: list[str], numeric: bool) -> int:
+    """Characters a column cannot do without: its longest unbreakable word, or number."""
+    header_word = max((_shown_length(word) for word in header.split()), default=1)
+    header_word = math.ceil(header_word * BOLD_WIDER)
+    if numeric:
+        content = max((_shown_length(v) for v in values), default=1)
+    else:
+        content = max((_shown_length(w) for v in values for w in v.split()), default=1)
+    return max(header_word, content, 3) + CELL_PADDING
 
 
 def _width_needed(header: str, values: list[str], numeric: bool) -> int:
     """Characters a column needs: a number or code shows whole, text and headers may wrap."""
-    longest_word = max((_shown_length(word) for word in header.split()), default=1)
-    words = [_shown_length(word) for value in values for word in value.split()]
     if numeric:
-        content = max((_shown_length(v) for v in values), default=1)
-    else:
-        content = min(max((_shown_length(v) for v in values), default=1), TEXT_COLUMN_CAP)
-        content = max(content, max(words, default=1))
-    return max(longest_word, content, 3) + CELL_PADDING
+        return _width_least(header, values, numeric)
+    content = min(max((_shown_length(v) for v in values), default=1), TEXT_COLUMN_CAP)
+    return max(_width_least(header, values, numeric), content + CELL_PADDING)
 
 
-def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
-    """``table`` as a pipe table for people (see the module docstring)."""
+def fit_widths(least: list[int], wanted: list[int], room: int) -> list[int]:
+    """Column widths within ``room`` characters: what each wants when all fit; otherwise
+    each its least, and the room left shared in proportion to what each still wants."""
+    if sum(wanted) <= room:
+        return wanted
+    spare = room - sum(least)
+    extra = [want - low for want, low in zip(wanted, least, strict=True)]
+    if spare <= 0 or not sum(extra):
+        return least
+    return [low + spare * more // sum(extra) for low, more in zip(least, extra, strict=True)]
+
+
+def markdown_text(table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False) -> str:
+    """``table`` as a pipe table for people (see the module docstring).
+
+    ``landscape``: the document shows the table on a landscape page (a ``.landscape``
+    div), so its columns share that page's width.
+    """
     headers = [escape_markdown(column_label(name), one_line=True) for name in table.columns]
     raw_columns = [_shown_column(table[name], float_format) for name in table.columns]
     numeric = [_is_numeric(values) for values in raw_columns]
@@ -135,10 +198,15 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
     if sum(natural) + 3 * len(natural) + 1 <= AUTO_WIDTH_LIMIT:
         widths = natural
     else:
-        widths = [
-            _width_needed(column_label(name), values, is_number)
-            for name, values, is_number in zip(table.columns, raw_columns, numeric, strict=True)
+        described = [
+            (column_label(name), values, number)
+            for name, values, number in zip(table.columns, raw_columns, numeric, strict=True)
         ]
+        widths = fit_widths(
+            [_width_least(*column) for column in described],
+            [_width_needed(*column) for column in described],
+            page_characters(len(described), landscape),
+        )
         # pandoc reads relative widths only when a line is longer than its column limit
         while sum(widths) + 3 * len(widths) + 1 <= AUTO_WIDTH_LIMIT:
             widths = [width + 1 for width in widths]
@@ -165,6 +233,8 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f") -> str:
     return "\n".join([row(headers), rule, *body])
 
 
-def markdown_table(table: pd.DataFrame, float_format: str = ",.3f") -> Markdown:
+def markdown_table(
+    table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False
+) -> Markdown:
     """:func:`markdown_text` for display in a notebook (Quarto renders it in every format)."""
-    return Markdown(markdown_text(table, float_format))
+    return Markdown(markdown_text(table, float_format, landscape))

@@ -13,6 +13,17 @@ Four kinds of document come out of one run, all from its executed notebooks:
 
 With Quarto every document is rendered to HTML, PDF (Typst) and Word; without it,
 nbconvert writes HTML with the code hidden, captions and alt text kept.
+
+Speed (two cores, LLR scale). A Quarto call is nearly all one process at a time on one
+core: pandoc running Quarto's Lua filters, then deno post-processing, then Typst. So the
+render is split into independent jobs run side by side (`RENDER_WORKERS`), roughly the
+longest first: the book once per format, each in its own copy of the staged project (a
+book render cleans its output folder, so formats cannot share one), and the allocation
+report and the board paper each in one call. The statements skip ``quarto render``: they
+are plain Markdown (no cross-references, figures or callouts), for which Quarto's filters
+cost about 30 s of CPU over 127 pages, so Quarto's own pandoc and Typst render them
+directly (:func:`render_statements`) with the same house style.
+``benchmarks/bench_render.py`` prints the time of each job.
 """
 
 from __future__ import annotations
@@ -24,9 +35,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +61,12 @@ from pcfm.report.documents import (
     set_front_matter,
 )
 from pcfm.report.house_style import DocumentIdentity
-from pcfm.report.statements import HTML_PAGE_BREAK, QUARTO_PAGE_BREAK, combine_statements
+from pcfm.report.statements import (
+    HTML_PAGE_BREAK,
+    QUARTO_PAGE_BREAK,
+    combine_statements,
+    statements_markdown,
+)
 from pcfm.report.word_tables import tidy_word_tables
 
 #: Files and folders of the Quarto project, relative to the project root.
@@ -70,15 +87,23 @@ class RenderError(RuntimeError):
 
 @dataclass(frozen=True)
 class RenderResult:
-    """How the report was rendered and what was written."""
+    """How the report was rendered, what was written, and how long each job took (s)."""
 
     renderer: str
     documents: list[Path]
     message: str
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-#: Quarto calls run at once: the book and the stand-alone documents render side by side.
-RENDER_WORKERS = 4
+def render_workers() -> int:
+    """Render jobs at once: one per core (each job keeps one core busy), at least two."""
+    return max(2, os.cpu_count() or 1)
+
+
+#: Render jobs at once (`render_with_quarto`).
+RENDER_WORKERS = render_workers()
+#: The formats of the book, each rendered by its own ``quarto render --to``.
+BOOK_FORMATS = ("html", "typst", "docx")
 
 #: Executed notebooks that are not chapters of the book, kept out of the staged book.
 NOT_IN_BOOK = ("statements", *(document.notebook for document in STANDALONE_DOCUMENTS))
@@ -102,16 +127,30 @@ def statement_notebooks(folder: RunFolder) -> list[Path]:
     return sorted((folder.notebooks / "statements").glob("*.ipynb"))
 
 
+def statements_front_matter(report: ReportParams, formats: dict[str, Any] | None = None) -> str:
+    """The front matter of the combined practice statements."""
+    return front_matter(
+        STATEMENTS_DOCUMENT.title,
+        subtitle_of(report),
+        report.author,
+        toc=True,
+        date=report.date_text,
+        formats=formats,
+    )
+
+
 def standalone_notebooks(
     folder: RunFolder,
     report: ReportParams,
     page_break: str,
     formats_of: Callable[[Document], dict[str, Any]] | None = None,
+    statements: bool = True,
 ) -> list[tuple[Document, NotebookNode]]:
     """Each stand-alone document of the run as a notebook with this run's front matter.
 
     ``formats_of`` gives a document's Quarto formats (the house style's, when Quarto
-    renders); by default those of `pcfm.report.documents.FORMATS`.
+    renders); by default those of `pcfm.report.documents.FORMATS`. ``statements``: include
+    the combined practice statements (as one notebook).
     """
     documents = []
     for document in STANDALONE_DOCUMENTS:
@@ -125,17 +164,12 @@ def standalone_notebooks(
             notebook, title, subtitle_of(report), report.author, report.date_text, formats
         )
         documents.append((document, notebook))
-    statements = statement_notebooks(folder)
-    if statements:
-        matter = front_matter(
-            STATEMENTS_DOCUMENT.title,
-            subtitle_of(report),
-            report.author,
-            toc=True,
-            date=report.date_text,
-            formats=formats_of(STATEMENTS_DOCUMENT) if formats_of else None,
+    executed = statement_notebooks(folder) if statements else []
+    if executed:
+        matter = statements_front_matter(
+            report, formats_of(STATEMENTS_DOCUMENT) if formats_of else None
         )
-        documents.append((STATEMENTS_DOCUMENT, combine_statements(statements, matter, page_break)))
+        documents.append((STATEMENTS_DOCUMENT, combine_statements(executed, matter, page_break)))
     return documents
 
 
@@ -188,19 +222,26 @@ def stage_quarto_project(
 
 @dataclass(frozen=True)
 class QuartoJob:
-    """One ``quarto render`` call: what to render, where, and what to call it in errors."""
+    """One ``quarto render`` call: what to render, where, in which formats (all: empty)."""
 
     name: str
     folder: Path
     target: str | None
+    formats: tuple[str, ...] = ()
+
+
+def quarto_environment() -> dict[str, str]:
+    """The environment of every Quarto call: this Python for Jupyter (``QUARTO_PYTHON``)."""
+    return {**os.environ, "QUARTO_PYTHON": sys.executable}
 
 
 def run_quarto(quarto: str, job: QuartoJob) -> None:
     """Run one ``quarto render``; a failure becomes a RenderError with Quarto's own words."""
-    environment = {**os.environ, "QUARTO_PYTHON": sys.executable}
     command = [quarto, "render"] + ([job.target] if job.target else [])
+    if job.formats:
+        command += ["--to", ",".join(job.formats)]
     done = subprocess.run(
-        command, cwd=job.folder, env=environment, capture_output=True, text=True, check=False
+        command, cwd=job.folder, env=quarto_environment(), capture_output=True, text=True
     )
     if done.returncode != 0:
         raise RenderError(
@@ -218,64 +259,247 @@ def quarto_errors(stderr: str, limit: int = 4000) -> str:
     return "\n".join(lines[first:])[:limit]
 
 
-def render_with_quarto(
-    quarto: str, folder: RunFolder, project_root: Path, report: ReportParams
-) -> RenderResult:
-    """Render the book and every stand-alone document, each in all formats in one call.
+def run_tool(name: str, command: Sequence[str | os.PathLike[str]], folder: Path) -> None:
+    """Run one of Quarto's tools (``quarto pandoc``, ``quarto typst``) in ``folder``."""
+    done = subprocess.run(
+        [os.fspath(part) for part in command],
+        cwd=folder,
+        env=quarto_environment(),
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RenderError(f"{name} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
 
-    The Quarto calls run side by side (`RENDER_WORKERS`): each is mostly one process
-    waiting on another (deno, pandoc, Typst), so two cores serve several at once.
+
+#: Pandoc metadata of the statements in every format.
+STATEMENTS_METADATA: dict[str, Any] = {"lang": "en-GB", "toc-title": "Practices"}
+#: And in Typst only (pandoc's HTML would take ``fontsize`` too): the house page and type.
+STATEMENTS_TYPST_METADATA: dict[str, Any] = {
+    "papersize": "a4",
+    "margin": dict(house_style.TYPST_MARGIN),
+    "fontsize": "10pt",
+}
+
+
+def render_statements(
+    quarto: str, markdown: str, folder: Path, identity: DocumentIdentity, stem: str
+) -> list[Path]:
+    """Render the combined statements to HTML, PDF (Typst) and Word in ``folder``.
+
+    Quarto's pandoc and Typst do the work, without ``quarto render``: the statements are
+    plain Markdown, which pandoc alone renders as Quarto would, in a seventh of the time
+    (8 s against 60 s at LLR scale, ``benchmarks/bench_render.py``). The PDF has the
+    house style, page setup and title block of the documents Quarto renders
+    (`pcfm.report.house_style`); the Word file their reference document; the HTML is one
+    file with the statements' CSS and a list of practices.
+    """
+    source = folder / f"{stem}.md"
+    source.write_text(markdown, encoding="utf-8")
+    metadata = folder / "statements-metadata.yml"
+    metadata.write_text(yaml.safe_dump(STATEMENTS_METADATA), encoding="utf-8")
+    typst_metadata = folder / "statements-typst.yml"
+    typst_metadata.write_text(yaml.safe_dump(STATEMENTS_TYPST_METADATA), encoding="utf-8")
+    typst_template, css_header = house_style.write_statements_style(folder)
+    includes = [
+        *house_style.write_typst_style(folder, identity),
+        house_style.write_title_block(folder),
+    ]
+    reference = house_style.write_word_style(folder, identity, quarto)
+    pandoc = [quarto, "pandoc", "-f", "markdown", source.name, "--metadata-file", metadata.name]
+    run_tool(
+        "pandoc (statements, HTML)",
+        [*pandoc, "--standalone", "--toc", "--toc-depth=2", "-H", css_header, "-o", f"{stem}.html"],
+        folder,
+    )
+    run_tool(
+        "pandoc (statements, Word)",
+        [*pandoc, "--reference-doc", reference, "-o", f"{stem}.docx"],
+        folder,
+    )
+    run_tool(
+        "pandoc (statements, Typst)",
+        [
+            *pandoc,
+            "--metadata-file",
+            typst_metadata.name,
+            "--standalone",
+            "--template",
+            typst_template,
+            *(part for name in includes for part in ("-H", name)),
+            "--shift-heading-level-by=-1",
+            "-o",
+            f"{stem}.typ",
+        ],
+        folder,
+    )
+    run_tool(
+        "typst (statements)", [quarto, "typst", "compile", f"{stem}.typ", f"{stem}.pdf"], folder
+    )
+    for scratch in (source, metadata, typst_metadata, folder / f"{stem}.typ"):
+        scratch.unlink()
+    return [folder / f"{stem}.{suffix}" for suffix in ("html", "pdf", "docx")]
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One piece of the render that runs by itself, and where it leaves its documents.
+
+    ``outputs`` is the folder whose files are published into the report once every job
+    has finished; files named in ``sources`` (inputs, house style) are left behind.
+    """
+
+    name: str
+    run: Callable[[], object]
+    outputs: Path
+    sources: frozenset[str] = frozenset()
+
+
+def run_jobs(jobs: Sequence[RenderJob], workers: int) -> dict[str, float]:
+    """Run ``jobs`` ``workers`` at a time, in the order given; the seconds each took.
+
+    The first failure cancels the jobs not yet started and is raised once the running
+    ones have finished, so a broken document fails the run without waiting for the rest.
+    """
+    timings: dict[str, float] = {}
+
+    def timed(job: RenderJob) -> None:
+        start = time.perf_counter()
+        job.run()
+        timings[job.name] = round(time.perf_counter() - start, 1)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(timed, job) for job in jobs]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        errors = [f.exception() for f in futures if f in done and f.exception() is not None]
+        if errors:
+            for future in futures:
+                future.cancel()
+            raise errors[0]
+    return {job.name: timings[job.name] for job in jobs}
+
+
+def publish(source: Path, target: Path, skip: frozenset[str] = frozenset()) -> None:
+    """Move every file and folder of ``source`` into ``target``, merging folders.
+
+    Names in ``skip`` and hidden names (Quarto's ``.quarto`` caches) stay behind.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for produced in sorted(source.iterdir()):
+        if produced.name in skip or produced.name.startswith("."):
+            continue
+        destination = target / produced.name
+        if produced.is_dir() and destination.is_dir():
+            publish(produced, destination)
+            continue
+        if destination.exists():
+            shutil.rmtree(destination) if destination.is_dir() else destination.unlink()
+        shutil.move(produced, destination)
+
+
+def house_formats(
+    quarto: str, report: ReportParams, document: Document, job_folder: Path
+) -> dict[str, Any]:
+    """Make ``job_folder`` with a document's house style files; its Quarto formats."""
+    job_folder.mkdir()
+    identity = DocumentIdentity(report.icb_name, document.title, report.date_text)
+    typst = house_style.typst_options(
+        house_style.write_typst_style(job_folder, identity),
+        house_style.write_title_block(job_folder),
+    )
+    return {
+        "html": house_style.html_options(toc=True),
+        "typst": typst,
+        "docx": house_style.docx_options(
+            house_style.write_word_style(job_folder, identity, quarto)
+        ),
+    }
+
+
+def quarto_jobs(
+    quarto: str, folder: RunFolder, project_root: Path, report: ReportParams, scratch: Path
+) -> list[RenderJob]:
+    """Every job of the report, with its sources staged in ``scratch``.
+
+    Roughly the longest first, so that the workers finish together (at LLR scale, alone:
+    the book's HTML 23 s, one page per chapter; its PDF 16 s; the allocation report 17 s;
+    the book's Word file 13 s; the board paper 10 s; the statements 8 s).
     """
     staging = stage_quarto_project(folder, project_root, report, quarto)
-    with tempfile.TemporaryDirectory(prefix="pcfm-render-") as scratch:
+    book: dict[str, RenderJob] = {}
+    for number, fmt in enumerate(BOOK_FORMATS):
+        copy = staging if number == 0 else scratch / f"book-{fmt}"
+        if number:
+            shutil.copytree(staging, copy)
+        job = QuartoJob(f"the methodology book ({fmt})", copy, None, (fmt,))
+        book[fmt] = RenderJob(job.name, lambda job=job: run_quarto(quarto, job), copy / "_book")
 
-        def styled_formats(document: Document) -> dict[str, Any]:
-            """A folder for the document with its house style files, and its formats."""
-            job_folder = Path(scratch) / document.stem
-            job_folder.mkdir()
-            identity = DocumentIdentity(report.icb_name, document.title, report.date_text)
-            typst = house_style.typst_options(
-                house_style.write_typst_style(job_folder, identity),
-                house_style.write_title_block(job_folder),
+    def styled_formats(document: Document) -> dict[str, Any]:
+        return house_formats(quarto, report, document, scratch / document.stem)
+
+    documents: list[RenderJob] = []
+    for document, notebook in standalone_notebooks(
+        folder, report, QUARTO_PAGE_BREAK, styled_formats, statements=False
+    ):
+        source = scratch / document.stem / f"{document.stem}.ipynb"
+        nbformat.write(notebook, source)
+        job = QuartoJob(document.title, source.parent, source.name)
+        documents.append(
+            RenderJob(
+                job.name,
+                lambda job=job: run_quarto(quarto, job),
+                source.parent,
+                frozenset({source.name, *house_style.STYLE_FILES}),
             )
-            return {
-                "html": house_style.html_options(toc=True),
-                "typst": typst,
-                "docx": house_style.docx_options(
-                    house_style.write_word_style(job_folder, identity, quarto)
-                ),
-            }
+        )
+    jobs = [book["html"], book["typst"], *documents[:1], book["docx"], *documents[1:]]
+    executed = statement_notebooks(folder)
+    if executed:
+        stem = STATEMENTS_DOCUMENT.stem
+        statements_folder = scratch / stem
+        statements_folder.mkdir()
+        markdown = statements_markdown(executed, statements_front_matter(report))
+        identity = DocumentIdentity(report.icb_name, STATEMENTS_DOCUMENT.title, report.date_text)
+        jobs.append(
+            RenderJob(
+                STATEMENTS_DOCUMENT.title,
+                lambda: render_statements(quarto, markdown, statements_folder, identity, stem),
+                statements_folder,
+                house_style.STYLE_FILES,
+            )
+        )
+    return jobs
 
-        jobs = [QuartoJob("the methodology book", staging, None)]
-        for document, notebook in standalone_notebooks(
-            folder, report, QUARTO_PAGE_BREAK, styled_formats
-        ):
-            source = Path(scratch) / document.stem / f"{document.stem}.ipynb"
-            nbformat.write(notebook, source)
-            jobs.append(QuartoJob(document.title, source.parent, source.name))
-        with ThreadPoolExecutor(max_workers=RENDER_WORKERS) as pool:
-            for future in [pool.submit(run_quarto, quarto, job) for job in jobs]:
-                future.result()
-        shutil.rmtree(folder.report)
-        shutil.move(staging / "_book", folder.report)
-        shutil.rmtree(staging)
-        for job in jobs[1:]:
-            for produced in sorted(job.folder.iterdir()):
-                if produced.suffix == ".ipynb" or produced.name in house_style.STYLE_FILES:
-                    continue
-                if produced.name.startswith("."):
-                    continue
-                target = folder.report / produced.name
-                if target.exists():
-                    shutil.rmtree(target) if target.is_dir() else target.unlink()
-                shutil.move(produced, target)
+
+def render_with_quarto(
+    quarto: str,
+    folder: RunFolder,
+    project_root: Path,
+    report: ReportParams,
+    workers: int | None = None,
+) -> RenderResult:
+    """Render the book and every stand-alone document to HTML, PDF and Word.
+
+    The jobs (:func:`quarto_jobs`) run ``workers`` at a time (`RENDER_WORKERS` by default);
+    their documents are published into ``folder.report`` when all have succeeded.
+    """
+    with tempfile.TemporaryDirectory(prefix="pcfm-render-") as scratch:
+        jobs = quarto_jobs(quarto, folder, project_root, report, Path(scratch))
+        timings = run_jobs(jobs, workers or RENDER_WORKERS)
+        if folder.report.exists():
+            shutil.rmtree(folder.report)
+        for job in jobs:
+            publish(job.outputs, folder.report, job.sources)
+        shutil.rmtree(folder.root / "_quarto")
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
     for document in documents:
         if document.suffix == ".docx":  # Quarto frames captioned tables: make them real again
             tidy_word_tables(document)
-    return RenderResult("quarto", documents, f"Quarto rendered {len(documents)} documents.")
+    return RenderResult(
+        "quarto", documents, f"Quarto rendered {len(documents)} documents.", timings
+    )
 
 
 _CELL_OPTION = re.compile(r"^#\|\s*([a-z-]+):\s*(.*)$", re.MULTILINE)

@@ -6,11 +6,13 @@ Figures have their style in `pcfm.base.style`; this module dresses the documents
   break across pages) and, written per document by :func:`typst_page_setup`, an A4 page
   with the ICB and the document's title in the header and the date and "Page x of y" in
   the footer. The stand-alone documents also get `templates/typst-template.typ`, a compact
-  NHS Blue title block in place of Quarto's.
+  NHS Blue title block in place of Quarto's. The practice statements, rendered by pandoc
+  without Quarto, use the same files through `templates/statements.typ`.
 * **Word**: a reference document (`pcfm.report.word_style`) with the same colours,
   header and footer.
 * **HTML**: equations as MathML, which every current browser shows without loading
-  anything from the web (many NHS networks are offline).
+  anything from the web (many NHS networks are offline); the statements' single page has
+  `templates/statements.css`.
 
 Every file is written into the folder Quarto renders in, so the run is self-contained.
 """
@@ -27,9 +29,22 @@ HOUSE_STYLE_TYP = "house-style.typ"
 TITLE_BLOCK_TYP = "typst-template.typ"
 PAGE_SETUP_TYP = "page-setup.typ"
 REFERENCE_DOCX = "reference.docx"
+STATEMENTS_TYP = "statements.typ"
+STATEMENTS_CSS = "statements.css"
+#: The statements' CSS wrapped for pandoc's ``--include-in-header``.
+STATEMENTS_CSS_HEADER = "statements-style.html"
 
 #: Files the house style writes beside a document (not outputs to publish).
-STYLE_FILES = frozenset({HOUSE_STYLE_TYP, TITLE_BLOCK_TYP, PAGE_SETUP_TYP, REFERENCE_DOCX})
+STYLE_FILES = frozenset(
+    {
+        HOUSE_STYLE_TYP,
+        TITLE_BLOCK_TYP,
+        PAGE_SETUP_TYP,
+        REFERENCE_DOCX,
+        STATEMENTS_TYP,
+        STATEMENTS_CSS_HEADER,
+    }
+)
 
 #: Page margins of every PDF.
 TYPST_MARGIN = {"x": "2cm", "top": "2.3cm", "bottom": "2cm"}
@@ -88,6 +103,14 @@ def write_title_block(folder: Path) -> str:
     """Write the stand-alone documents' title block partial into ``folder``; its name."""
     shutil.copy2(TEMPLATES / TITLE_BLOCK_TYP, folder / TITLE_BLOCK_TYP)
     return TITLE_BLOCK_TYP
+
+
+def write_statements_style(folder: Path) -> tuple[str, str]:
+    """Write the statements' pandoc Typst template and HTML style into ``folder``; their names."""
+    shutil.copy2(TEMPLATES / STATEMENTS_TYP, folder / STATEMENTS_TYP)
+    css = (TEMPLATES / STATEMENTS_CSS).read_text(encoding="utf-8")
+    (folder / STATEMENTS_CSS_HEADER).write_text(f"<style>\n{css}</style>\n", encoding="utf-8")
+    return STATEMENTS_TYP, STATEMENTS_CSS_HEADER
 
 
 def write_word_style(folder: Path, identity: DocumentIdentity, quarto: str) -> str:

@@ -27,6 +27,7 @@ in "Image Caption"; its cells get a second ``w:jc`` (``center``) after pandoc's 
 alignment; and being nested, the table may not repeat its header row on a new page
 (LibreOffice 7.4 even cuts it off at the end of the first page). A table captioned without
 an id is pandoc's own: "Table Caption", right-aligned numbers, header row repeated.
+`pcfm.report.word_tables` undoes each of these in the rendered file.
 """
 
 from __future__ import annotations

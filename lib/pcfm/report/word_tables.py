@@ -9,12 +9,14 @@ caption and the real table (see :mod:`pcfm.report.word_style`). That costs three
 * the layout cell's ``center`` is appended as a second ``w:jc`` to every cell paragraph,
   after pandoc's own alignment, so right-aligned numbers come out centred;
 * the caption paragraph gets two ``w:pPr`` (Quarto issue #10587), the second out of schema
-  order, which is not valid WordprocessingML.
+  order, which is not valid WordprocessingML;
+* the caption is in the style "Image Caption", the one of figures, not "Table Caption".
 
 :func:`tidy_word_tables` rewrites ``word/document.xml`` so that the caption and the real
-table stand in the body where the layout table was, with one alignment per paragraph and
-valid paragraph properties. Every other member of the package is copied unchanged, so the
-header, footer and styles of the reference document survive as rendered.
+table stand in the body where the layout table was, with one alignment per paragraph,
+valid paragraph properties and the caption in "Table Caption" (when the document has that
+style, as pandoc's reference documents do). Every other member of the package is copied
+unchanged, so the header, footer and styles of the reference document survive as rendered.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def _w(local: str) -> str:
 
 
 _TBL, _TR, _TC, _P, _PPR, _JC = (_w(n) for n in ("tbl", "tr", "tc", "p", "pPr", "jc"))
-_TCPR = _w("tcPr")
+_TCPR, _PSTYLE, _VAL = _w("tcPr"), _w("pStyle"), _w("val")
+_STYLES = "word/styles.xml"
+#: Style ids of pandoc's caption styles: Quarto's tables get the figures' one.
+IMAGE_CAPTION, TABLE_CAPTION = "ImageCaption", "TableCaption"
 
 #: Children of ``w:pPr`` in the order the schema requires (CT_PPr). Word refuses or
 #: misreads a paragraph whose properties are out of this order.
@@ -79,7 +84,8 @@ def tidy_word_tables(path: Path) -> int:
     # resolve_entities off and no network: a rendered document needs neither.
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
     root = etree.fromstring(source, parser)
-    unwrapped = _unwrap_layout_tables(root)
+    styles = next((data for info, data in members if info.filename == _STYLES), b"")
+    unwrapped = _unwrap_layout_tables(root, f'w:styleId="{TABLE_CAPTION}"'.encode() in styles)
     fixed = _fix_paragraph_properties(root)
     if not unwrapped and not fixed:
         return 0
@@ -91,13 +97,14 @@ def tidy_word_tables(path: Path) -> int:
     return unwrapped
 
 
-def _unwrap_layout_tables(root: etree._Element) -> int:
+def _unwrap_layout_tables(root: etree._Element, restyle_captions: bool = True) -> int:
     """Replace each table whose cells hold a table by the contents of its cells.
 
     Outermost first, and again until none is left, so layouts nested in layouts (panels
     of sub-tables) end up flat as well. The cell's trailing empty paragraph is dropped:
     Word requires a cell to end with a paragraph, the body does not, and kept it would be
-    a blank line after every table.
+    a blank line after every table. With ``restyle_captions``, a caption in "Image
+    Caption" just before a table of the frame is put in "Table Caption".
     """
     count = 0
     while True:
@@ -111,11 +118,25 @@ def _unwrap_layout_tables(root: etree._Element) -> int:
             for cell in row.iterchildren(_TC):
                 contents.extend(child for child in cell if child.tag != _TCPR)
         contents = _drop_trailing_empty_paragraph(contents)
+        if restyle_captions:
+            _restyle_table_captions(contents)
         _carry_tail(frame, contents)
         parent.remove(frame)
         for offset, element in enumerate(contents):
             parent.insert(position + offset, element)
         count += 1
+
+
+def _restyle_table_captions(contents: list[etree._Element]) -> None:
+    """Give "Table Caption" to each "Image Caption" paragraph whose next block is a table."""
+    blocks = [e for e in contents if e.tag in (_P, _TBL)]
+    for paragraph, following in itertools.pairwise(blocks):
+        if paragraph.tag != _P or following.tag != _TBL:
+            continue
+        for style in paragraph.iterchildren(_PPR):
+            for name in style.iterchildren(_PSTYLE):
+                if name.get(_VAL) == IMAGE_CAPTION:
+                    name.set(_VAL, TABLE_CAPTION)
 
 
 def _is_layout(table: etree._Element) -> bool:
