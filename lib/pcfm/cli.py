@@ -1,4 +1,4 @@
-"""The `pcfm` command line: run, validate, synth and check-outputs.
+"""The `pcfm` command line: run, validate, synth, setup and check-outputs.
 
 Each sub-command is a thin wrapper around one function of the package; errors the
 user can fix are printed as one clear message with exit code 1, never a traceback.
@@ -72,11 +72,11 @@ def _synth(args: argparse.Namespace) -> int:
         source=f"pcfm synth ({', '.join(f'{o}: {k}' for o, k in SYNTH_OPTIONS.items())})",
     )
     if args.from_public:
-        from pcfm.inputs.from_public import write_public_icb
+        from pcfm.inputs.from_public import default_rules, write_public_icb
 
         if not args.icb:
             raise ParameterError("pcfm synth --from-public needs --icb CODE (LLR: QK1)")
-        write_public_icb(Path(args.from_public), args.icb, out, seed=params.seed)
+        write_public_icb(default_rules(args.from_public, args.icb), out, seed=params.seed)
     else:
         from pcfm.inputs.synthetic import write_synthetic_icb
 
@@ -87,6 +87,37 @@ def _synth(args: argparse.Namespace) -> int:
             out, seed=params.seed, n_patients=size.n_patients, n_practices=size.n_practices
         )
     print(f"pcfm: synthetic ICB written to {out}")
+    return 0
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from pcfm.inputs.setup_icb import build_from_params, setup_icb
+
+    if args.params:
+        if args.icb or args.public:
+            raise ParameterError("pcfm setup --params FILE takes no ICB code or --public")
+        result = build_from_params(args.params)
+    else:
+        if not (args.icb and args.public):
+            raise ParameterError(
+                "pcfm setup needs an ICB code and --public DIR (e.g. pcfm setup QK1 --public "
+                "../shared/data/public), or --params FILE to rebuild from a parameter file"
+            )
+        code = args.icb.strip().upper()
+        result = setup_icb(
+            args.public,
+            code,
+            args.params_out or f"params/{code.lower()}.yml",
+            args.data_out or f"build/data/{code.lower()}",
+            places_csv=args.places,
+            successors_csv=args.successors,
+            patient_scale=args.patient_scale,
+        )
+    print(
+        f"pcfm: {result.data_dir}: {result.practices} practices, {result.adjustments} "
+        "practice(s) left out or adjusted (provenance/adjustments.csv)"
+    )
+    print(f"pcfm: parameters: {result.params_path}; next: pcfm run {result.params_path}")
     return 0
 
 
@@ -132,6 +163,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--icb", metavar="CODE", help="ICB code with --from-public (LLR: QK1)")
     synth.set_defaults(handler=_synth)
+
+    setup = commands.add_parser(
+        "setup", help="set up an ICB from the public files: its parameter file and data folder"
+    )
+    setup.add_argument("icb", nargs="?", help="ICB code, e.g. QK1 (LLR)")
+    setup.add_argument("--public", metavar="DIR", help="folder of the public files")
+    setup.add_argument("--params-out", metavar="FILE", help="default params/<code>.yml")
+    setup.add_argument("--data-out", metavar="DIR", help="default build/data/<code>")
+    setup.add_argument("--places", metavar="CSV", help="practice or PCN to place map")
+    setup.add_argument("--successors", metavar="CSV", help="predecessor to successor map")
+    setup.add_argument(
+        "--patient-scale",
+        type=float,
+        default=1.0,
+        help="fraction of patients to generate, for quick looks (default 1)",
+    )
+    setup.add_argument(
+        "--params", metavar="FILE", help="rebuild the data folder from this parameter file"
+    )
+    setup.set_defaults(handler=_setup)
 
     check = commands.add_parser("check-outputs", help="scan a run's outputs for disclosure risks")
     check.add_argument("run_dir", help="a run folder, e.g. build/demo")

@@ -67,7 +67,15 @@ STAGES: tuple[Stage, ...] = (
         summary="validates the four input tables and aggregates them to cells",
         sensitivity=PATIENT_LEVEL,
         writes_restricted=(CELLS, PRACTICES),
-        publishes=("data_summary_by_place", "data_summary_by_imd_quintile", "data_quality"),
+        publishes=(
+            "data_summary_by_place",
+            "data_summary_by_imd_quintile",
+            "data_quality",
+            "data_sources",
+            "data_practice_places",
+            "data_practice_adjustments",
+            "data_funding_lines",
+        ),
     ),
     Stage(
         number=2,

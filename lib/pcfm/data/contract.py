@@ -269,6 +269,20 @@ PRACTICES = Table(
         Column("pcn_name", "string", "Name of the primary care network."),
         Column("place", "string", "The ICB's place (e.g. Leicester City) the practice is in."),
         Column(
+            "place_source",
+            "string",
+            "How the place was decided (e.g. the ICB's places map, or the default rule), if "
+            "known; published with every practice's place.",
+            required=False,
+        ),
+        Column(
+            "special_service",
+            "string",
+            "The kind of special service (e.g. special allocation scheme, homeless / inclusion "
+            "health, asylum seekers); empty for an ordinary practice.",
+            required=False,
+        ),
+        Column(
             "registered_list",
             "integer",
             "Registered patients (list size) for the year.",

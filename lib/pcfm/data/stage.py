@@ -13,8 +13,14 @@ import pandas as pd
 from pcfm.base.artefacts import CELLS, PRACTICES
 from pcfm.base.context import RunContext
 from pcfm.data.cells import build_cells
+from pcfm.data.provenance import read_provenance
 from pcfm.data.read import read_practices
 from pcfm.data.validate import validate_folder
+
+#: Shown in place of the adjustments table when nothing was left out or adjusted.
+NO_ADJUSTMENTS = pd.DataFrame(
+    {"adjustment": ["none"], "detail": ["No practice was left out or adjusted."]}
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,10 @@ class DataStageResult:
     summary_by_place: pd.DataFrame
     summary_by_deprivation: pd.DataFrame
     quality: pd.DataFrame
+    sources: pd.DataFrame
+    places: pd.DataFrame
+    adjustments: pd.DataFrame
+    funding_lines: pd.DataFrame
 
 
 def summarise_cells(cells: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -38,9 +48,11 @@ def summarise_cells(cells: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def run_data_stage(ctx: RunContext) -> DataStageResult:
     """Validate, aggregate to cells, store them restricted and publish the summaries."""
+    practices = read_practices(ctx.data_dir)
+    # Made by the stated rules? Checked before the long work, so a stale folder fails fast.
+    provenance = read_provenance(ctx.data_dir, ctx.params, practices)
     quality = validate_folder(ctx.data_dir, ctx.params.data)
     cells = build_cells(ctx.data_dir, ctx.params)
-    practices = read_practices(ctx.data_dir)
     outputs = ctx.outputs
     outputs.write_restricted(cells, CELLS)
     outputs.write_restricted(practices, PRACTICES)
@@ -52,4 +64,10 @@ def run_data_stage(ctx: RunContext) -> DataStageResult:
         "data_summary_by_imd_quintile",
     )
     quality_table = outputs.publish_table(quality.table, "data_quality")
-    return DataStageResult(by_place, by_deprivation, quality_table)
+    sources = outputs.publish_table(provenance.sources, "data_sources")
+    places = outputs.publish_table(provenance.places, "data_practice_places")
+    adjustments = outputs.publish_table(provenance.adjustments, "data_practice_adjustments")
+    funding_lines = outputs.publish_table(provenance.funding_lines, "data_funding_lines")
+    return DataStageResult(
+        by_place, by_deprivation, quality_table, sources, places, adjustments, funding_lines
+    )

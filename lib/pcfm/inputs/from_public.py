@@ -1,57 +1,81 @@
-"""Synthetic patients for the real practices of an ICB, built from public files.
+"""The real practices of an ICB, built from public files, with the rules stated.
 
-``pcfm synth --from-public DIR --icb QK1`` takes the real practices of an ICB (practice
-codes, PCNs, list sizes by age and sex, IMD score, Carr-Hill weighted list and payments as
-current funding) from the published files in ``DIR`` and hands them to the synthetic
+``pcfm setup CODE --public DIR`` (and ``pcfm synth --from-public DIR --icb CODE``) take the
+real practices of an ICB — codes, PCNs, list sizes by age and sex, IMD scores, Carr-Hill
+weighted lists and payments — from the published files and hand them to the synthetic
 generator, which makes up the patients and their activity. Everything read here is a
-published aggregate: no patient data is involved, so the tables of dropped and flagged
-practices may be logged and published.
+published aggregate: the tables of rules applied and practices adjusted may be published.
 
-Sources joined by practice code (see ``docs/public-data.md`` for where to download each):
-practice map and age-sex list of one registration extract, one year of NHS Payments to
-General Practice, and the Fingertips practice IMD 2019 score. The payments year is older
-than the extract, so by default funding and weighted list are carried to the extract's list
-at the payments year's amount per registered patient (see :func:`assemble_public_icb`).
+The rules (:class:`pcfm.params.public.PublicParams`) are what a local medical committee asks
+about: which payment lines count as funding (:mod:`pcfm.inputs.funding_rule`), the uplift,
+places (:mod:`pcfm.inputs.places`), mergers (:mod:`pcfm.inputs.mergers`) and special services
+(:mod:`pcfm.inputs.special_services`). Every practice left out or adjusted is one row of
+``adjustments``.
+
+The payments year is older than the extract, so each practice's funding and weighted list are
+carried to the extract's list at the payments year's amount per registered patient (after its
+predecessors' money and lists are added), times the uplift.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
-from pcfm.inputs.public.common import PublicFileError, choose_extract_date
+from pcfm.data.provenance import (
+    ADJUSTMENT_COLUMNS,
+    ADJUSTMENTS_FILE,
+    FUNDING_LINES_FILE,
+    PRACTICE_SOURCES_FILE,
+    PROVENANCE_DIR,
+    SOURCES_FILE,
+)
+from pcfm.inputs.funding_rule import (
+    counted_funding,
+    funding_lines_table,
+    funding_rule,
+)
+from pcfm.inputs.mergers import MERGER_COLUMNS, found_mergers, read_successors, stated_mergers
+from pcfm.inputs.places import (
+    LEGACY_CCG_YEAR,
+    assign_places,
+    read_legacy_ccg_places,
+    read_place_map,
+)
+from pcfm.inputs.public.common import (
+    PublicFileError,
+    choose_extract_date,
+    find_files,
+    read_columns,
+    read_header,
+    resolve_columns,
+)
 from pcfm.inputs.public.deprivation import read_practice_imd
 from pcfm.inputs.public.geography import read_practice_map
-from pcfm.inputs.public.payments import payments_files, read_payments_file
+from pcfm.inputs.public.payments import (
+    PaymentLines,
+    payments_files,
+    read_payment_lines,
+    read_payments_file,
+)
 from pcfm.inputs.public.registered import read_registered_age_sex, registered_extract_dates
+from pcfm.inputs.special_services import special_service_of
+from pcfm.params.public import PublicParams, rules_record
+from pcfm.reference.places import shipped_place_map
 
 if TYPE_CHECKING:
     from pcfm.inputs.synthetic import SyntheticICB
 
 logger = logging.getLogger(__name__)
 
-#: Payment lines summed into ``current_funding_gbp``: the core contract payment per patient.
-#: GMS practices are paid the global sum (plus any MPIG correction); PMS practices are paid
-#: their PMS baseline instead, published as "Balance of PMS Expenditure" with a zero global
-#: sum, so leaving it out would make PMS practices look unfunded.
-FUNDING_LINES: tuple[str, ...] = ("global_sum_gbp", "mpig_gbp", "pms_balance_gbp")
-#: The same in words, for ``data.funding_definition`` in the parameter file.
-FUNDING_DEFINITION = (
-    "Global sum plus MPIG correction plus balance of PMS expenditure (the PMS counterpart of "
-    "the global sum), NHS Payments to General Practice"
-)
-#: Practices whose list grew or shrank by more than this factor between the payments year and
-#: the registration extract are flagged (usually a merger or a split).
-LIST_CHANGE_WARNING_FACTOR = 1.5
-#: Practices whose core funding per weighted patient is more than this factor above or below the
-#: ICB median are flagged: their core money may sit in another payment line (e.g. "Other
-#: Payments") or they may be a special service (inclusion health, students, asylum seekers).
-FUNDING_OUTLIER_FACTOR = 2.0
 #: Columns of the practices table handed to the generator (the data contract's practices).
 PRACTICE_COLUMNS = (
     "practice_code",
@@ -59,49 +83,121 @@ PRACTICE_COLUMNS = (
     "pcn_code",
     "pcn_name",
     "place",
+    "place_source",
+    "special_service",
     "registered_list",
     "current_funding_gbp",
     "carr_hill_weighted_list",
     "imd_score",
 )
+#: The publisher's PCN code for practices in no PCN.
+NO_PCN_CODE = "U"
 
 
 @dataclass(frozen=True)
-class PlaceRule:
-    """How an ICB's practices are put into its places.
+class PublicFiles:
+    """The public files read once, for every ICB (the every-ICB test reads them once).
 
-    A practice's PCN rule wins over its sub-ICB rule; a practice matched by neither gets
-    ``default``, or its sub-ICB location name if there is no default.
+    Attributes:
+        folder: Where they were found.
+        extract: The registration extract used (ISO date).
+        practice_map: Practice → PCN → sub-ICB → ICB at the extract.
+        lists: Age-sex lists at the extract.
+        payments_year: Financial year of the payments used.
+        payments: Tidy payments of that year (:func:`read_payments_file`).
+        payment_lines: Every payment line of that year by practice.
+        practice_type: Practice code → published practice type (empty if not published).
+        imd: Practice IMD 2019 scores.
+        legacy_places: Practice code → place of its CCG before the 2020 mergers.
+        sub_icb_to_icb: Sub-ICB or CCG code of the payments file → ICB code.
     """
 
-    by_sub_icb: dict[str, str] = field(default_factory=dict)
-    by_pcn: dict[str, str] = field(default_factory=dict)
-    default: str | None = None
-    note: str = ""
+    folder: Path
+    extract: str
+    practice_map: pd.DataFrame
+    lists: pd.DataFrame
+    payments_year: str
+    payments: pd.DataFrame
+    payment_lines: PaymentLines
+    practice_type: pd.Series
+    imd: pd.DataFrame
+    legacy_places: pd.Series
+    sub_icb_to_icb: pd.Series
 
-    def place_of(self, practices: pd.DataFrame) -> pd.Series:
-        """The place of each practice (needs pcn_code, sub_icb_code, sub_icb_name)."""
-        fallback = practices["sub_icb_name"] if self.default is None else self.default
-        place = practices["sub_icb_code"].map(self.by_sub_icb).fillna(fallback)
-        by_pcn = practices["pcn_code"].map(self.by_pcn)
-        return by_pcn.fillna(place).astype("string")
+
+def _practice_type(path: Path) -> pd.Series:
+    header = read_header(path)
+    try:
+        spelling = resolve_columns(header, ["Practice Code", "Practice Type"])
+    except KeyError:
+        return pd.Series(dtype="string")
+    frame = read_columns(path, list(spelling.values()))
+    return pd.Series(
+        frame.iloc[:, 1].to_numpy(), index=frame.iloc[:, 0].str.strip().str.upper(), dtype="string"
+    )
 
 
-#: Place rules of ICBs whose places are known. Other ICBs use sub-ICB location names.
-PLACE_RULES: dict[str, PlaceRule] = {
-    "QK1": PlaceRule(
-        by_sub_icb={"04C": "Leicester City"},
-        by_pcn={"U67590": "Rutland"},
-        default="Leicestershire County",
-        note=(
-            "LLR's three places: sub-ICB 04C (Leicester City) = Leicester City; the practices "
-            "of Rutland Health PCN (U67590, the four practices in Rutland, all in sub-ICB 03W "
-            "East Leicestershire and Rutland) = Rutland; every other practice = Leicestershire "
-            "County (sub-ICBs 03W and 04V, and C82040 Kegworth and C82076 Bottesford, "
-            "Leicestershire practices that joined QK1 in 2025 under sub-ICB codes 52R and 71E)."
-        ),
-    ),
-}
+def _sub_icb_to_icb(folder: Path, practice_map: pd.DataFrame) -> pd.Series:
+    """Sub-ICB (and older CCG) codes → ICB: from the extract's map, then the CCG lookup."""
+    current = practice_map.groupby("sub_icb_code")["icb_code"].agg(
+        lambda codes: codes.value_counts().sort_index().idxmax()
+    )
+    try:
+        (lookup,) = find_files(folder, ["CCG_ICB_code*"], "CCG to ICB lookup")[:1]
+    except (PublicFileError, ValueError):
+        return current
+    older = read_columns(lookup, ["CCG Code", "ICB Code"]).dropna()
+    older = pd.Series(
+        older["ICB Code"].str.strip().str.upper().to_numpy(),
+        index=older["CCG Code"].str.strip().str.upper(),
+    )
+    return pd.concat([current, older[~older.index.isin(current.index)]])
+
+
+def load_public_files(
+    folder: str | Path, payments_year: str | None = None, extract_date: str | None = None
+) -> PublicFiles:
+    """Read the public files once (see :class:`PublicFiles`).
+
+    Raises:
+        PublicFileError: if a file is missing or not as published, naming the file and column.
+    """
+    return _load_public_files(Path(folder).resolve(), payments_year, extract_date)
+
+
+@lru_cache(maxsize=2)
+def _load_public_files(
+    folder: Path, payments_year: str | None, extract_date: str | None
+) -> PublicFiles:
+    extract = choose_extract_date(
+        registered_extract_dates(folder), extract_date, f"{folder} (age-sex lists)"
+    )
+    practice_map = read_practice_map(folder, extract)
+    files = payments_files(folder)
+    year = payments_year or (list(files)[-1] if files else None)
+    if year not in files:
+        raise PublicFileError(
+            f"{folder}: no NHS Payments to General Practice file for {year}; years "
+            f"available: {', '.join(files)}"
+        )
+    legacy = (
+        read_legacy_ccg_places(files[LEGACY_CCG_YEAR])
+        if LEGACY_CCG_YEAR in files
+        else pd.Series(dtype="string")
+    )
+    return PublicFiles(
+        folder=folder,
+        extract=extract,
+        practice_map=practice_map,
+        lists=read_registered_age_sex(folder, extract),
+        payments_year=year,
+        payments=read_payments_file(files[year]),
+        payment_lines=read_payment_lines(files[year]),
+        practice_type=_practice_type(files[year]),
+        imd=read_practice_imd(folder),
+        legacy_places=legacy,
+        sub_icb_to_icb=_sub_icb_to_icb(folder, practice_map),
+    )
 
 
 @dataclass(frozen=True)
@@ -111,225 +207,382 @@ class PublicICBInputs:
     Attributes:
         practices: The data contract's practices columns (:data:`PRACTICE_COLUMNS`).
         list_by_age_sex: practice_code, sex, age_band (published 5-year bands to 95+), patients.
-        dropped: One row per practice of the ICB left out: practice_code, practice_name,
-            sub_icb_code, reason.
-        sources: Provenance: files read, extract date, payments year, counts, place rule.
-        practice_sources: Per practice kept: the payments year's registered and weighted lists
-            and core funding, the extract's registered list, the scale between them, core
-            funding per weighted patient and a ``flag`` naming anything to check by hand.
+        adjustments: One row per practice left out or adjusted (:data:`ADJUSTMENT_COLUMNS`):
+            left out and why, merged, carrying predecessors, closed with money not carried,
+            list changed, PCN of another ICB or none, special service.
+        funding_lines: Every payment line, whether it counts, and its total over the kept
+            practices (predecessors' money included), in the payments year's pounds.
+        mergers: predecessor_code, predecessor_name, successor_code, how.
+        practice_sources: Per practice kept: payments-year lists and counted funding (with
+            predecessors'), the extract's list, the scale between them, funding counted.
+        sources: Provenance: files, extract, payments year, rules, counts.
     """
 
     practices: pd.DataFrame
     list_by_age_sex: pd.DataFrame
-    dropped: pd.DataFrame
+    adjustments: pd.DataFrame
+    funding_lines: pd.DataFrame
+    mergers: pd.DataFrame
+    practice_sources: pd.DataFrame
     sources: dict[str, object]
-    practice_sources: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def dropped(self) -> pd.DataFrame:
+        """The practices left out, and why."""
+        return self.adjustments[self.adjustments["adjustment"] == "left out"].reset_index(drop=True)
 
 
-def _drop(
-    frame: pd.DataFrame, mask: pd.Series, reason: str, dropped: list[pd.DataFrame]
-) -> pd.DataFrame:
-    """Move the rows of ``frame`` under ``mask`` to ``dropped`` with ``reason``."""
-    if mask.any():
-        gone = frame.loc[mask, ["practice_code", "practice_name", "sub_icb_code"]].copy()
-        gone["reason"] = reason
-        dropped.append(gone)
-    return frame.loc[~mask].copy()
+def default_rules(folder: str | Path, icb_code: str) -> PublicParams:
+    """The documented default rules for an ICB (what ``pcfm setup`` writes out)."""
+    return PublicParams(files=Path(folder), icb_code=icb_code.strip().upper())
+
+
+def _adjustment(frame: pd.DataFrame, adjustment: str, detail: pd.Series | str) -> pd.DataFrame:
+    rows = frame[["practice_code", "practice_name"]].copy()
+    rows["adjustment"] = adjustment
+    rows["detail"] = detail
+    return rows
+
+
+def _scale_lists(lists: pd.DataFrame, fraction: float) -> pd.DataFrame:
+    """Each practice's age-sex list times ``fraction`` (largest remainder; at least 1 patient)."""
+    scaled = lists.copy()
+    exact = scaled["patients"].to_numpy(dtype=float) * fraction
+    floor = np.floor(exact)
+    scaled["patients"] = floor.astype("int64")
+    scaled["_remainder"] = exact - floor
+    totals = lists.groupby("practice_code")["patients"].sum()
+    wanted = np.maximum(1, np.round(totals.to_numpy(dtype=float) * fraction)).astype("int64")
+    short = (
+        pd.Series(wanted, index=totals.index) - scaled.groupby("practice_code")["patients"].sum()
+    )
+    order = scaled.sort_values(
+        ["practice_code", "_remainder", "sex", "age_band"], ascending=[True, False, True, True]
+    )
+    rank = order.groupby("practice_code").cumcount()
+    add = rank < order["practice_code"].map(short)
+    scaled.loc[order.index[add.to_numpy()], "patients"] += 1
+    return scaled.drop(columns="_remainder")
 
 
 def assemble_public_icb(
-    public_dir: str | Path,
+    public: str | Path | PublicFiles,
     icb_code: str,
-    payments_year: str | None = None,
-    extract_date: str | None = None,
-    place_rule: PlaceRule | None = None,
-    scale_to_list: bool = True,
+    rules: PublicParams | None = None,
 ) -> PublicICBInputs:
-    """Join the public files into the practices and age-sex lists of one ICB.
+    """Join the public files into the practices and age-sex lists of one ICB, by ``rules``.
 
     Args:
-        public_dir: Folder holding the published files (searched recursively by file name).
+        public: The folder of public files, or the files already read.
         icb_code: ODS code of the ICB, e.g. ``"QK1"`` (LLR).
-        payments_year: Financial year of NHS Payments to General Practice used for current
-            funding and the Carr-Hill weighted list, e.g. ``"2022-23"``; latest if None.
-        extract_date: Registration extract for the practice map and age-sex lists; the latest
-            extract in the age-sex file if None.
-        place_rule: How practices are put into places; :data:`PLACE_RULES` for the ICB, else
-            sub-ICB location names, if None.
-        scale_to_list: The payments year is older than the registration extract (practices
-            grow, merge and split in between), so by default the weighted list and funding are
-            scaled by (extract list ÷ payments-year registered list): each practice keeps its
-            Carr-Hill index and its funding per registered patient of the payments year, applied
-            to the list the synthetic patients are drawn to. False uses the published amounts.
+        rules: The rules (paths in them already resolved); :func:`default_rules` if None.
+            Their ``payments_year`` and ``extract_date`` choose the files when ``public`` is
+            a folder.
 
     Returns:
-        The joined inputs; practices missing from any source are dropped and listed.
+        The joined inputs; every practice left out or adjusted is in ``adjustments``.
 
     Raises:
         PublicFileError: if a file is missing or unreadable, or the ICB has no practices.
     """
-    public_dir = Path(public_dir)
     icb_code = icb_code.strip().upper()
-    extract = choose_extract_date(
-        registered_extract_dates(public_dir), extract_date, f"{public_dir} (age-sex lists)"
+    if rules is None:
+        folder = public.folder if isinstance(public, PublicFiles) else Path(public)
+        rules = default_rules(folder, icb_code)
+    files = (
+        public
+        if isinstance(public, PublicFiles)
+        else load_public_files(public, rules.payments_year, rules.extract_date)
     )
-    practice_map = read_practice_map(public_dir, extract)
-    in_icb = practice_map[practice_map["icb_code"] == icb_code].copy()
+    extract, year = files.extract, files.payments_year
+    in_icb = files.practice_map[files.practice_map["icb_code"] == icb_code].copy()
     if in_icb.empty:
-        known = ", ".join(sorted(practice_map["icb_code"].dropna().unique())[:12])
+        known = ", ".join(sorted(files.practice_map["icb_code"].dropna().unique())[:12])
         raise PublicFileError(
-            f"{public_dir}: no practices of ICB {icb_code!r} in the practice map of {extract} "
+            f"{files.folder}: no practices of ICB {icb_code!r} in the practice map of {extract} "
             f"(ICB codes in it include: {known}, …)"
         )
-    files = payments_files(public_dir)
-    year = payments_year or (list(files)[-1] if files else None)
-    if year not in files:
-        raise PublicFileError(
-            f"{public_dir}: no NHS Payments to General Practice file for {year}; years "
-            f"available: {', '.join(files)}"
-        )
-    payments = read_payments_file(files[year])
-    lists = read_registered_age_sex(public_dir, extract)
-    imd = read_practice_imd(public_dir)
-    rule = place_rule or PLACE_RULES.get(icb_code, PlaceRule())
+    rule = funding_rule(files.payment_lines, rules.funding)
+    funding_by_code = counted_funding(rule, files.payment_lines.amounts)
+    amounts = files.payment_lines.amounts.set_index("practice_code")
+    pay = files.payments.set_index("practice_code")
+    adjustments: list[pd.DataFrame] = []
 
-    dropped: list[pd.DataFrame] = []
     practices = in_icb
-    totals = lists.groupby("practice_code")["patients"].sum().rename("registered_list")
+    totals = files.lists.groupby("practice_code")["patients"].sum().rename("registered_list")
     practices = practices.merge(totals, how="left", left_on="practice_code", right_index=True)
-    practices = _drop(
-        practices,
-        practices["registered_list"].fillna(0) <= 0,
-        f"no registered patients in the age-sex list of {extract}",
-        dropped,
-    )
-    pay = payments.set_index("practice_code")
+    practices["payments_pcn_code"] = practices["practice_code"].map(pay["pcn_code"])
     practices["payments_registered_list"] = practices["practice_code"].map(pay["registered_list"])
     practices["payments_weighted_list"] = practices["practice_code"].map(pay["weighted_list"])
-    practices["payments_core_funding_gbp"] = practices["practice_code"].map(
-        pay[list(FUNDING_LINES)].sum(axis=1)
+    practices["payments_funding_gbp"] = practices["practice_code"].map(funding_by_code)
+
+    # Mergers: practices of the ICB paid in the payments year and gone from the extract.
+    payments_icb = files.payments["sub_icb_code"].map(files.sub_icb_to_icb)
+    gone = files.payments[
+        (payments_icb == icb_code)
+        & (files.payments["weighted_list"] > 0)
+        & ~files.payments["practice_code"].isin(files.practice_map["practice_code"])
+    ].rename(columns={"registered_list": "payments_registered_list"})
+    if rules.successors_csv is not None:
+        mergers = stated_mergers(
+            read_successors(rules.successors_csv), gone, Path(rules.successors_csv).name
+        )
+        unknown = mergers[~mergers["successor_code"].isin(practices["practice_code"])]
+        if not unknown.empty:
+            raise PublicFileError(
+                f"{rules.successors_csv}: successors not among ICB {icb_code}'s practices of "
+                f"{extract}: {sorted(unknown['successor_code'])}"
+            )
+    elif rules.detect_mergers:
+        mergers = found_mergers(gone, practices)
+    else:
+        mergers = pd.DataFrame(columns=list(MERGER_COLUMNS))
+    carried = mergers.merge(
+        gone[["practice_code", "payments_registered_list", "weighted_list"]],
+        left_on="predecessor_code",
+        right_on="practice_code",
     )
-    practices["carr_hill_weighted_list"] = practices["payments_weighted_list"]
-    practices["current_funding_gbp"] = practices["payments_core_funding_gbp"]
-    practices = _drop(
-        practices,
-        practices["carr_hill_weighted_list"].isna(),
+    carried["funding"] = carried["predecessor_code"].map(funding_by_code)
+    by_successor = carried.groupby("successor_code")[
+        ["payments_registered_list", "weighted_list", "funding"]
+    ].sum()
+    for column, source in (
+        ("payments_registered_list", "payments_registered_list"),
+        ("payments_weighted_list", "weighted_list"),
+        ("payments_funding_gbp", "funding"),
+    ):
+        extra = practices["practice_code"].map(by_successor[source]).fillna(0.0)
+        practices[column] = practices[column] + extra
+    predecessors = carried.groupby("successor_code")["predecessor_code"].agg(
+        lambda codes: ", ".join(sorted(codes))
+    )
+    practices["predecessors"] = practices["practice_code"].map(predecessors).fillna("")
+    for merger in mergers.itertuples(index=False):
+        adjustments.append(
+            pd.DataFrame(
+                [
+                    {
+                        "practice_code": merger.predecessor_code,
+                        "practice_name": merger.predecessor_name,
+                        "adjustment": "merged",
+                        "detail": f"payments of {year} and list carried to "
+                        f"{merger.successor_code}; {merger.how}",
+                    }
+                ]
+            )
+        )
+    successors = practices[practices["predecessors"] != ""]
+    if not successors.empty:
+        adjustments.append(
+            _adjustment(
+                successors,
+                "carries predecessors",
+                "payments of " + year + " and list of " + successors["predecessors"] + " added",
+            )
+        )
+    not_carried = gone[~gone["practice_code"].isin(mergers["predecessor_code"])]
+    if not not_carried.empty:
+        adjustments.append(
+            _adjustment(
+                not_carried,
+                "closed, not carried",
+                f"paid in {year} but not in the extract of {extract}, and no successor "
+                "stated or found: its money is not counted",
+            )
+        )
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal practices
+        if mask.any():
+            adjustments.append(_adjustment(practices[mask], "left out", reason))
+        practices = practices.loc[~mask].copy()
+
+    drop(
+        practices["registered_list"].fillna(0) <= 0,
+        f"no registered patients in the age-sex list of {extract}",
+    )
+    drop(
+        practices["payments_weighted_list"].isna(),
         f"not in NHS Payments to General Practice {year}",
-        dropped,
     )
-    practices = _drop(
-        practices,
-        practices["carr_hill_weighted_list"] <= 0,
+    drop(
+        practices["payments_weighted_list"] <= 0,
         f"weighted list 0 in NHS Payments to General Practice {year} (closed or not paid)",
-        dropped,
     )
-    practices = _drop(
-        practices,
-        practices["current_funding_gbp"] <= 0,
-        f"no global sum, MPIG or PMS payment in {year}",
-        dropped,
-    )
-    practices = _drop(
-        practices,
+    drop(practices["payments_funding_gbp"] <= 0, f"no counted payments in {year}")
+    drop(
         practices["payments_registered_list"] <= 0,
         f"registered list 0 in NHS Payments to General Practice {year}",
-        dropped,
     )
-    scale = practices["registered_list"] / practices["payments_registered_list"]
-    practices["scale"] = scale.astype("float64")
-    if scale_to_list:
-        practices["carr_hill_weighted_list"] = (
-            practices["payments_weighted_list"] * practices["scale"]
-        )
-        practices["current_funding_gbp"] = (
-            practices["payments_core_funding_gbp"] * practices["scale"]
-        )
     practices["imd_score"] = practices["practice_code"].map(
-        imd.set_index("practice_code")["imd_score"]
+        files.imd.set_index("practice_code")["imd_score"]
     )
-    practices = _drop(
-        practices, practices["imd_score"].isna(), "no Fingertips IMD 2019 practice score", dropped
+    drop(practices["imd_score"].isna(), "no Fingertips IMD 2019 practice score")
+
+    practices["scale"] = (
+        practices["registered_list"] / practices["payments_registered_list"]
+    ).astype("float64")
+    practices["carr_hill_weighted_list"] = practices["payments_weighted_list"] * practices["scale"]
+    practices["current_funding_gbp"] = (
+        practices["payments_funding_gbp"] * practices["scale"] * rule.uplift
     )
-    practices["place"] = rule.place_of(practices)
+    threshold = rules.list_change_threshold
+    changed = (practices["scale"] - 1).abs() > threshold
+    if changed.any():
+        moved = practices[changed]
+        adjustments.append(
+            _adjustment(
+                moved,
+                "list changed",
+                moved["scale"].map(
+                    lambda scale: (
+                        f"list x{scale:.2f} from {year} to {extract} (more than "
+                        f"{threshold:.0%}); funding and weighted list carried at {year}'s amount "
+                        "per patient"
+                    )
+                ),
+            )
+        )
+
+    # PCNs: the publisher's "no PCN", and PCNs most of whose practices are in another ICB.
+    pcn_icb = files.practice_map.groupby("pcn_code")["icb_code"].agg(
+        lambda codes: codes.value_counts().sort_index().idxmax()
+    )
+    no_pcn = practices["pcn_code"].isna() | (practices["pcn_code"] == NO_PCN_CODE)
+    if no_pcn.any():
+        adjustments.append(
+            _adjustment(
+                practices[no_pcn],
+                "no PCN",
+                f"in no PCN at the extract of {extract} (published as 'Unallocated'); kept, "
+                "its own PCN in the PCN tables",
+            )
+        )
+        practices.loc[no_pcn, "pcn_name"] = "No PCN: " + practices.loc[no_pcn, "practice_name"]
+        practices.loc[no_pcn, "pcn_code"] = "U-" + practices.loc[no_pcn, "practice_code"]
+    elsewhere = ~no_pcn & (practices["pcn_code"].map(pcn_icb) != icb_code)
+    if elsewhere.any():
+        adjustments.append(
+            _adjustment(
+                practices[elsewhere],
+                "PCN of another ICB",
+                practices.loc[elsewhere, "pcn_code"].map(
+                    lambda pcn: f"PCN {pcn} is mostly in ICB {pcn_icb.get(pcn)}; kept in {icb_code}"
+                ),
+            )
+        )
+
+    places_csv = rules.places_csv or shipped_place_map(icb_code)
+    place_map = read_place_map(places_csv) if places_csv is not None else None
+    members = files.practice_map[files.practice_map["icb_code"] == icb_code]
+    placed = assign_places(practices, place_map, files.legacy_places, members)
+    practices["place"] = placed["place"]
+    practices["place_source"] = placed["place_source"]
+
+    practices["special_service"] = special_service_of(
+        practices, files.practice_type, rules.special_services, rules.ordinary_practices
+    )
+    special = practices[practices["special_service"] != ""]
+    if not special.empty:
+        adjustments.append(
+            _adjustment(
+                special,
+                "special service",
+                special["special_service"].map(
+                    lambda kind: f"{kind}: treated by allocation.outliers.special_services"
+                ),
+            )
+        )
+
+    kept = set(practices["practice_code"])
+    list_by_age_sex = files.lists[files.lists["practice_code"].isin(kept)].reset_index(drop=True)
+    if rules.patient_scale < 1:
+        list_by_age_sex = _scale_lists(list_by_age_sex, rules.patient_scale)
+        scaled_totals = list_by_age_sex.groupby("practice_code")["patients"].sum()
+        ratio = practices["practice_code"].map(scaled_totals) / practices["registered_list"]
+        for column in ("registered_list", "carr_hill_weighted_list", "current_funding_gbp"):
+            practices[column] = practices[column] * ratio
+        practices["registered_list"] = practices["registered_list"].round()
+
     practices["registered_list"] = practices["registered_list"].astype("int64")
-    for column in ("current_funding_gbp", "carr_hill_weighted_list", "imd_score"):
+    for column in ("current_funding_gbp", "carr_hill_weighted_list", "imd_score", "scale"):
         practices[column] = practices[column].astype("float64")
-    for column in ("practice_code", "practice_name", "pcn_code", "pcn_name"):
+    for column in ("practice_code", "practice_name", "pcn_code", "pcn_name", "place"):
         practices[column] = practices[column].astype("string")
     practices = practices.sort_values("practice_code").reset_index(drop=True)
-    alignment = practices[
+
+    practice_sources = practices[
         [
             "practice_code",
+            "predecessors",
             "payments_registered_list",
             "payments_weighted_list",
-            "payments_core_funding_gbp",
+            "payments_funding_gbp",
             "registered_list",
             "scale",
+            "current_funding_gbp",
         ]
     ].rename(columns={"registered_list": "extract_registered_list"})
-    alignment = alignment.astype(
+    practice_sources = practice_sources.astype(
         {
             "payments_registered_list": "float64",
             "payments_weighted_list": "float64",
-            "payments_core_funding_gbp": "float64",
+            "payments_funding_gbp": "float64",
             "extract_registered_list": "int64",
-            "scale": "float64",
         }
     )
-    practices = practices[list(PRACTICE_COLUMNS)]
-    alignment["flag"] = _flags(alignment, extract, year)
-
-    kept = set(practices["practice_code"])
-    list_by_age_sex = lists[lists["practice_code"].isin(kept)].reset_index(drop=True)
-    dropped_table = (
-        pd.concat(dropped, ignore_index=True)
-        if dropped
-        else pd.DataFrame(columns=["practice_code", "practice_name", "sub_icb_code", "reason"])
+    carried_codes = set(carried["predecessor_code"])
+    counted_amounts = amounts.loc[
+        amounts.index.isin(kept | carried_codes), list(files.payment_lines.lines)
+    ].reset_index()
+    lines_table = funding_lines_table(rule, counted_amounts)
+    adjustment_table = (
+        pd.concat(adjustments, ignore_index=True)[list(ADJUSTMENT_COLUMNS)]
+        if adjustments
+        else pd.DataFrame(columns=list(ADJUSTMENT_COLUMNS))
+    )
+    adjustment_table = (
+        adjustment_table.astype("string")
+        .sort_values(["adjustment", "practice_code"], kind="stable")
+        .reset_index(drop=True)
     )
     sources: dict[str, object] = {
         "icb_code": icb_code,
+        "icb_name": str(in_icb["icb_name"].iloc[0]),
         "registration_extract_date": extract,
         "payments_year": year,
-        "payments_file": files[year].name,
-        "payments_list_basis": str(payments["list_basis"].iloc[0]),
-        "funding_lines": list(FUNDING_LINES),
-        "funding_definition": f"{FUNDING_DEFINITION} {year}"
-        + (
-            f", per registered patient of {year}, times the registered list of {extract}"
-            if scale_to_list
-            else ""
-        ),
-        "scaled_to_extract_list": scale_to_list,
-        "imd_files": sorted(imd["imd_source"].unique().tolist()),
+        "payments_file": files.payment_lines.path.name,
+        "payments_list_basis": str(files.payments["list_basis"].iloc[0]),
+        "funding_lines_counted": list(rule.counted),
+        "funding_lines_left_out": list(rule.left_out),
+        "funding_definition": rule.definition
+        + f"; per registered patient of {year} (predecessors' included), times the "
+        f"registered list of {extract}",
+        "uplift": rule.uplift,
+        "uplift_basis": rule.uplift_basis,
+        "list_change_threshold": threshold,
+        "imd_files": sorted(files.imd["imd_source"].unique().tolist()),
         "practices_in_icb": len(in_icb),
         "practices_kept": len(practices),
-        "practices_dropped": len(dropped_table),
-        "place_rule": rule.note or "places are the sub-ICB location names",
+        "practices_left_out": int((adjustment_table["adjustment"] == "left out").sum()),
+        "mergers": len(mergers),
+        "places": sorted(practices["place"].unique().tolist()),
+        "place_map": place_map.source if place_map is not None else "",
+        "patient_scale": rules.patient_scale,
     }
-    return PublicICBInputs(practices, list_by_age_sex, dropped_table, sources, alignment)
+    return PublicICBInputs(
+        practices[list(PRACTICE_COLUMNS)],
+        list_by_age_sex,
+        adjustment_table,
+        lines_table,
+        mergers,
+        practice_sources,
+        sources,
+    )
 
 
-def _flags(sources: pd.DataFrame, extract: str, year: str) -> pd.Series:
-    """Text naming what looks odd about each practice's public figures ('' if nothing)."""
-    per_weighted = sources["payments_core_funding_gbp"] / sources["payments_weighted_list"]
-    sources["core_funding_per_weighted_gbp"] = per_weighted
-    median = float(per_weighted.median())
-    flags = []
-    for scale, funding in zip(sources["scale"], per_weighted, strict=True):
-        found = []
-        if not 1 / LIST_CHANGE_WARNING_FACTOR <= scale <= LIST_CHANGE_WARNING_FACTOR:
-            found.append(f"list changed x{scale:.2f} from {year} to {extract} (merger or split?)")
-        if not median / FUNDING_OUTLIER_FACTOR <= funding <= median * FUNDING_OUTLIER_FACTOR:
-            found.append(
-                f"core funding £{funding:.2f} per weighted patient in {year} against an ICB "
-                f"median of £{median:.2f} (other payment lines or a special service?)"
-            )
-        flags.append("; ".join(found))
-    return pd.Series(flags, index=sources.index, dtype="string")
-
-
-def log_dropped(inputs: PublicICBInputs) -> None:
-    """Log how many practices were kept and why each dropped one was left out."""
+def log_adjustments(inputs: PublicICBInputs) -> None:
+    """Log how many practices were kept and every practice left out or adjusted."""
     sources = inputs.sources
     logger.info(
         "ICB %s: %s of %s practices kept (extract %s, payments %s)",
@@ -339,71 +592,54 @@ def log_dropped(inputs: PublicICBInputs) -> None:
         sources["registration_extract_date"],
         sources["payments_year"],
     )
-    for row in inputs.dropped.itertuples(index=False):
-        logger.info("dropped %s (%s): %s", row.practice_code, row.practice_name, row.reason)
-    flagged = inputs.practice_sources
-    if flagged.empty:
-        return
-    for row in flagged[flagged["flag"] != ""].itertuples(index=False):
-        logger.warning("%s: %s", row.practice_code, row.flag)
-
-
-def _generate(
-    public_dir: str | Path,
-    icb_code: str,
-    seed: int,
-    payments_year: str | None,
-    extract_date: str | None,
-) -> tuple[SyntheticICB, PublicICBInputs]:
-    from pcfm.inputs.synthetic import generate_icb_for_practices
-
-    inputs = assemble_public_icb(public_dir, icb_code, payments_year, extract_date)
-    log_dropped(inputs)
-    return generate_icb_for_practices(inputs.practices, inputs.list_by_age_sex, seed), inputs
-
-
-def build_public_icb(
-    public_dir: str | Path,
-    icb_code: str,
-    seed: int,
-    payments_year: str | None = None,
-    extract_date: str | None = None,
-) -> SyntheticICB:
-    """Synthetic patients and activity for the real practices of ``icb_code``.
-
-    See :func:`assemble_public_icb` for the arguments; ``seed`` seeds the generator, so the
-    same files and seed give the same ICB.
-    """
-    icb, _ = _generate(public_dir, icb_code, seed, payments_year, extract_date)
-    return icb
+    for row in inputs.adjustments.itertuples(index=False):
+        logger.info(
+            "%s (%s): %s: %s", row.practice_code, row.practice_name, row.adjustment, row.detail
+        )
 
 
 def write_public_icb(
-    public_dir: str | Path,
-    icb_code: str,
-    out_dir: str | Path,
-    seed: int,
-    payments_year: str | None = None,
-    extract_date: str | None = None,
-) -> SyntheticICB:
-    """Build the ICB from public files and write its data-contract tables to ``out_dir``.
+    rules: PublicParams, out_dir: str | Path, seed: int
+) -> tuple[SyntheticICB, PublicICBInputs]:
+    """Build the ICB from the public files by ``rules`` (paths resolved) and write its
+    data-contract tables to ``out_dir``, with ``out_dir/provenance/`` (:data:`PROVENANCE_FILES`).
 
-    Besides the tables, ``out_dir/provenance/`` receives ``public_sources.json`` (files,
-    extract, payments year, counts, place rule), ``dropped_practices.csv`` (which practices
-    were left out and why) and ``practice_sources.csv`` (payments-year and extract lists and the
-    scale between them); all public aggregates.
+    The folder is written next to ``out_dir`` first and moved into place at the end, so a
+    failure leaves an earlier folder as it was.
     """
+    from pcfm.inputs.synthetic import generate_icb_for_practices
+
+    inputs = assemble_public_icb(rules.files, rules.icb_code, rules)
+    log_adjustments(inputs)
+    icb = generate_icb_for_practices(inputs.practices, inputs.list_by_age_sex, seed)
     out_dir = Path(out_dir)
-    icb, inputs = _generate(public_dir, icb_code, seed, payments_year, extract_date)
-    icb.write(out_dir)
-    provenance = out_dir / "provenance"
+    staging = out_dir.with_name(f".{out_dir.name}.partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    icb.write(staging)
+    provenance = staging / PROVENANCE_DIR
     provenance.mkdir(parents=True, exist_ok=True)
-    sources = {**inputs.sources, "seed": seed}
-    (provenance / "public_sources.json").write_text(
+    sources = {**inputs.sources, "seed": seed, "rules": rules_record(rules)}
+    (provenance / SOURCES_FILE).write_text(
         json.dumps(sources, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
-    inputs.dropped.to_csv(provenance / "dropped_practices.csv", index=False, lineterminator="\n")
-    inputs.practice_sources.to_csv(
-        provenance / "practice_sources.csv", index=False, lineterminator="\n"
-    )
-    return icb
+    for table, name in (
+        (inputs.adjustments, ADJUSTMENTS_FILE),
+        (inputs.funding_lines, FUNDING_LINES_FILE),
+        (inputs.practice_sources, PRACTICE_SOURCES_FILE),
+    ):
+        table.to_csv(provenance / name, index=False, lineterminator="\n")
+    _replace_folder(staging, out_dir)
+    return icb, inputs
+
+
+def _replace_folder(staging: Path, out_dir: Path) -> None:
+    """Move ``staging`` to ``out_dir``, replacing an earlier folder only once all is written."""
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out_dir.exists():
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    if old.exists():
+        shutil.rmtree(old)

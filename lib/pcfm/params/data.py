@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveInt, model_validator
 
 from pcfm.params.base import Section
+from pcfm.params.public import PublicParams
 
 
 class SyntheticParams(Section):
@@ -84,8 +85,19 @@ class DataParams(Section):
         ),
     )
 
+    public: PublicParams | None = Field(
+        None,
+        description=(
+            "Rules by which `pcfm setup` made data.folder from the public files (funding lines, "
+            "uplift, places, mergers, special services); the run checks that the folder was "
+            "made with these rules. Empty for data an ICB supplies itself."
+        ),
+    )
+
     @model_validator(mode="after")
     def _folder_given_when_reading_a_folder(self) -> DataParams:
         if self.source == "folder" and self.folder is None:
             raise ValueError("data.folder is required when data.source is 'folder'")
+        if self.public is not None and self.source != "folder":
+            raise ValueError("data.public needs data.source 'folder' (the folder it made)")
         return self

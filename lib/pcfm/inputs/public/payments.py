@@ -19,6 +19,7 @@ import pandas as pd
 from pcfm.inputs.public.common import (
     PublicFileError,
     PublicFileLayoutError,
+    clean_column_name,
     describe_bad_values,
     find_files,
     layout_key,
@@ -311,3 +312,96 @@ def read_payments(
 def payments_years(path: str | Path, include_harmonised: bool = True) -> list[str]:
     """The financial years for which ``path`` holds a payments file."""
     return list(payments_files(path, include_harmonised=include_harmonised))
+
+
+#: The published total the payment lines add up to.
+TOTAL_PAYMENTS = "Total NHS Payments to General Practice"
+#: Lines and total may differ by rounding in the published pence; more than this is an error.
+LINES_TOLERANCE_GBP = 1.0
+_FOOTNOTE_DIGITS = re.compile(r"\d+$")
+_LAST_BEFORE_LINES = "average payments per weighted patient"
+
+
+def line_key(name: str) -> str:
+    """Compare line names ignoring case, spaces and footnote digits (``Other Payments1``)."""
+    return layout_key(_FOOTNOTE_DIGITS.sub("", clean_column_name(name)))
+
+
+@dataclass(frozen=True)
+class PaymentLines:
+    """Every payment line of one year's file, by practice.
+
+    Attributes:
+        year: Financial year of the file, e.g. ``2022-23``.
+        path: The file read.
+        lines: The lines as published (footnote digits dropped), in the file's order; they add
+            up to :data:`TOTAL_PAYMENTS`.
+        amounts: ``practice_code`` and one column per line (pounds; blank = 0).
+    """
+
+    year: str
+    path: Path
+    lines: tuple[str, ...]
+    amounts: pd.DataFrame
+
+    def resolve(self, names: list[str], what: str) -> list[str]:
+        """This file's spelling of each name (case, spaces, footnote digits ignored).
+
+        Raises:
+            PublicFileError: naming the file, the names not among its lines and its lines.
+        """
+        by_key = {line_key(line): line for line in self.lines}
+        unknown = [name for name in names if line_key(name) not in by_key]
+        if unknown:
+            raise PublicFileError(
+                f"{self.path}: {what} names {unknown}, which are not payment lines of "
+                f"{self.year}; its lines are {list(self.lines)}"
+            )
+        return [by_key[line_key(name)] for name in names]
+
+
+def read_payment_lines(path: str | Path) -> PaymentLines:
+    """Read every payment line of a practice-level payments file (the lines between the
+    per-patient averages and the published total), checking that they add up to the total.
+
+    Raises:
+        PublicFileLayoutError: if the file has no total column or no averages before its lines.
+        PublicFileError: for values that are not numbers, or lines that do not add up.
+    """
+    path = Path(path)
+    year = financial_year_of(path)
+    header = read_header(path)
+    keys = [line_key(name) for name in header]
+    total_key = line_key(TOTAL_PAYMENTS)
+    if total_key not in keys or not any(key.startswith(_LAST_BEFORE_LINES) for key in keys):
+        raise PublicFileLayoutError(
+            f"{path}: cannot find the payment lines: expected them between a column "
+            f"'Average payments per weighted patient' and the column {TOTAL_PAYMENTS!r}; "
+            f"found {header}"
+        )
+    end = keys.index(total_key)
+    start = max(i for i, key in enumerate(keys[:end]) if key.startswith(_LAST_BEFORE_LINES))
+    published = header[start + 1 : end]
+    lines = tuple(_FOOTNOTE_DIGITS.sub("", name).strip() for name in published)
+    repeated = sorted({line for line in lines if lines.count(line) > 1})
+    if not lines or repeated:
+        raise PublicFileLayoutError(
+            f"{path}: payment lines between {header[start]!r} and {header[end]!r} are "
+            f"{'none' if not lines else f'repeated: {repeated}'}"
+        )
+    code = resolve_columns(header, ["Practice Code"])["Practice Code"]
+    raw = read_columns(path, [code, *published, header[end]])
+    amounts = pd.DataFrame({"practice_code": raw[code].str.strip().str.upper()})
+    for name, line in zip(published, lines, strict=True):
+        amounts[line] = to_number(raw, name, path, allow_missing=True).fillna(0.0)
+    total = to_number(raw, header[end], path)
+    difference = (amounts[list(lines)].sum(axis=1) - total).abs()
+    wrong = difference > LINES_TOLERANCE_GBP
+    if wrong.any():
+        raise PublicFileError(
+            f"{path}: payment lines do not add up to {header[end]!r} (by more than "
+            f"£{LINES_TOLERANCE_GBP:.2f}) for practices "
+            f"{describe_bad_values(amounts.loc[wrong, 'practice_code'])}; a funding rule needs "
+            "a file whose lines add up"
+        )
+    return PaymentLines(year, path, lines, amounts)

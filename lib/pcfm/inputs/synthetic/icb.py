@@ -226,6 +226,9 @@ def _simulate(
     )
     reported_imd = population.reported_imd_scores(practices, practice_imd, real_funding)
     out["imd_score"] = reported_imd.astype(float)
+    for column in PASSED_THROUGH:  # what the real practices' sources say, kept as given
+        if column in practices.columns:
+            out[column] = practices[column].to_numpy()
     out = out.reset_index(drop=True)
 
     need_by_practice, need_index = truth.practice_need(need, exposure, practice_index, n_practices)
@@ -257,6 +260,10 @@ def _simulate(
 def _take_strings(values: np.ndarray, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``values[index]`` as a pandas string array, built in Arrow (fast for millions of rows)."""
     return pd.array(pa.array(values.astype(str), type=pa.string()).take(index), dtype="str")
+
+
+#: Optional practice columns of real practices that the generator passes through unchanged.
+PASSED_THROUGH = ("place_source", "special_service")
 
 
 def _check_contract_columns(stem: str, frame: pd.DataFrame) -> None:
