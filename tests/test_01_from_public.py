@@ -18,122 +18,202 @@ import pytest
 from pcfm.data.contract import PRACTICES
 from pcfm.data.validate import validate_folder
 from pcfm.inputs.from_public import (
-    FUNDING_LINES,
     PRACTICE_COLUMNS,
+    PublicFiles,
+    PublicICBInputs,
     assemble_public_icb,
-    build_public_icb,
+    default_rules,
+    load_public_files,
     write_public_icb,
 )
 from pcfm.inputs.public import PublicFileError, read_payments_file
 from pcfm.params import load_params
+from pcfm.params.public import DEFAULT_PASS_THROUGH_LINES, FundingRuleParams
 
 pytestmark = pytest.mark.integration
 real_files = pytest.mark.public_data
 
 
 @pytest.fixture(scope="module")
-def llr_april(public_data_dir: Path):
-    return assemble_public_icb(public_data_dir, "QK1", extract_date="2025-04-01")
+def public_files(public_data_dir: Path) -> PublicFiles:
+    return load_public_files(public_data_dir)
+
+
+@pytest.fixture(scope="module")
+def llr(public_files: PublicFiles) -> PublicICBInputs:
+    return assemble_public_icb(public_files, "QK1")
+
+
+@pytest.fixture(scope="module")
+def raw_payments(public_data_dir: Path) -> pd.DataFrame:
+    """The 2022-23 payments file read with plain pandas, not the adapter (an independent check)."""
+    raw = pd.read_csv(
+        public_data_dir / "payments" / "nhspaymentsgp-22-23-prac-csv.csv.gz",
+        encoding="utf-8-sig",
+    )
+    return raw.set_index("Practice Code")
+
+
+def _counted(raw: pd.DataFrame, codes: list[str]) -> float:
+    """Total payments less the default pass-through lines, over ``codes``, from the raw file."""
+    rows = raw.loc[codes]
+    passed_on = rows[list(DEFAULT_PASS_THROUGH_LINES)].fillna(0).sum(axis=1)
+    return float((rows["Total NHS Payments to General Practice"] - passed_on).sum())
+
+
+def _by_adjustment(adjustments: pd.DataFrame) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for row in adjustments.itertuples(index=False):
+        found.setdefault(row.adjustment, set()).add(row.practice_code)
+    return found
 
 
 @real_files
-def test_llr_april_2025_join_matches_the_coverage_check(llr_april) -> None:
-    # SOURCES.md: the 2025-04 list x 2022-23 weighted list x IMD 2019 join gives 126 practices;
-    # Y03584 (LLR SAS provider) and Y05412 (asylum service) have no payments row.
-    practices = llr_april.practices
-    assert len(practices) == 126
+def test_llr_practices_left_out_and_places(llr: PublicICBInputs) -> None:
+    practices = llr.practices
     assert list(practices.columns) == list(PRACTICE_COLUMNS)
     assert practices["practice_code"].is_unique
-    assert llr_april.sources["practices_in_icb"] == 128
-    assert set(llr_april.dropped["practice_code"]) == {"Y03584", "Y05412"}
-    assert llr_april.dropped["reason"].str.contains("Payments to General Practice 2022-23").all()
-    assert llr_april.sources["payments_year"] == "2022-23"
-    assert llr_april.sources["registration_extract_date"] == "2025-04-01"
-
-
-@real_files
-def test_llr_places_follow_the_stated_rule(llr_april) -> None:
-    places = llr_april.practices.groupby("place")["practice_code"].count().to_dict()
-    # 51 practices in sub-ICB 04C; Rutland Health PCN has 4; the rest of 03W and 04V.
-    assert places == {"Leicester City": 51, "Leicestershire County": 71, "Rutland": 4}
-    rutland = llr_april.practices[llr_april.practices["place"] == "Rutland"]
-    assert set(rutland["pcn_code"]) == {"U67590"}
-    # Rutland practices are the least deprived place, the city the most.
-    mean_imd = llr_april.practices.groupby("place")["imd_score"].mean()
+    # December 2025: 130 practices in QK1; the SAS provider and the asylum service are unpaid.
+    assert llr.sources["practices_in_icb"] == 130 and len(practices) == 128
+    assert set(llr.dropped["practice_code"]) == {"Y03584", "Y05412"}
+    assert llr.dropped["detail"].str.contains("Payments to General Practice 2022-23").all()
+    # LLR's three places, from the map pcfm ships (reference/places/QK1.csv).
+    places = practices.groupby("place")["practice_code"].count().to_dict()
+    assert places == {"Leicester City": 51, "Leicestershire County": 73, "Rutland": 4}
+    assert set(practices.loc[practices["place"] == "Rutland", "pcn_code"]) == {"U67590"}
+    assert practices["place_source"].str.startswith("QK1.csv").all()
+    mean_imd = practices.groupby("place")["imd_score"].mean()
     assert mean_imd["Leicester City"] > mean_imd["Leicestershire County"] > mean_imd["Rutland"]
 
 
 @real_files
-def test_llr_funding_and_lists_come_from_the_right_columns(
-    public_data_dir: Path, llr_april
+def test_llr_mergers_carry_the_predecessors_money(
+    llr: PublicICBInputs, raw_payments: pd.DataFrame
 ) -> None:
-    payments = read_payments_file(
-        public_data_dir / "payments" / "nhspaymentsgp-22-23-prac-csv.csv.gz"
-    ).set_index("practice_code")
-    practices = llr_april.practices.set_index("practice_code")
-    paid = payments.loc[practices.index]
-    scale = practices["registered_list"] / paid["registered_list"]
-    # Each practice keeps its Carr-Hill index and its 2022-23 funding per registered patient.
-    carr_hill_index = practices["carr_hill_weighted_list"] / practices["registered_list"]
-    assert np.allclose(carr_hill_index, paid["weighted_list"] / paid["registered_list"])
-    core_funding = paid[list(FUNDING_LINES)].sum(axis=1)
-    assert np.allclose(practices["current_funding_gbp"], core_funding * scale)
-    assert (practices["current_funding_gbp"] > 0).all()
-    # The PMS practice with a zero global sum is funded through its PMS balance.
-    pms = paid[(paid["global_sum_gbp"] == 0) & (paid["pms_balance_gbp"] > 0)].index
-    assert len(pms) >= 1
-    assert np.allclose(
-        practices.loc[pms, "current_funding_gbp"], paid.loc[pms, "pms_balance_gbp"] * scale[pms]
-    )
-    # The registered list is the age-sex list, which the generator fills patient by patient.
-    lists = llr_april.list_by_age_sex.groupby("practice_code")["patients"].sum()
-    assert (lists.loc[practices.index] == practices["registered_list"]).all()
-    assert practices["registered_list"].sum() == 1_234_426 - 107 - 5  # less the two dropped
-    alignment = llr_april.practice_sources.set_index("practice_code")
-    assert np.allclose(alignment.loc[practices.index, "scale"], scale)
-    # Willows Health grew about five-fold between 2022-23 and 2025 (a merger); De Montfort
-    # Surgery (a PMS student practice) has its core money in "Other Payments": both flagged.
-    assert alignment.loc["Y00137", "scale"] > 4
-    assert "list changed x5.1" in alignment.loc["Y00137", "flag"]
-    assert "core funding £14.76 per weighted patient" in alignment.loc["C82020", "flag"]
-    assert (alignment["flag"] != "").sum() <= 6
+    mergers = llr.mergers.set_index("predecessor_code")["successor_code"].to_dict()
+    willows = ["C82029", "C82105", "C82122", "C82623", "C82626"]
+    assert mergers == {**dict.fromkeys(willows, "Y00137"), "C83653": "C82016"}
+    practices = llr.practices.set_index("practice_code")
+    for successor, predecessors in (("Y00137", willows), ("C82016", ["C83653"])):
+        codes = [successor, *predecessors]
+        paid_list = raw_payments.loc[codes, "Average Number of Registered Patients"].sum()
+        scale = practices.loc[successor, "registered_list"] / paid_list
+        expected = _counted(raw_payments, codes) * scale
+        assert practices.loc[successor, "current_funding_gbp"] == pytest.approx(expected)
+        weighted = raw_payments.loc[codes, "Average Number of Weighted Patients"].sum() * scale
+        assert practices.loc[successor, "carr_hill_weighted_list"] == pytest.approx(weighted)
+    # Without its predecessors Willows' list grew x5; with them its scale is ordinary.
+    sources = llr.practice_sources.set_index("practice_code")
+    assert 0.9 < sources.loc["Y00137", "scale"] < 1.3
+    adjustments = llr.adjustments
+    merged = adjustments[adjustments["adjustment"] == "merged"]
+    assert set(merged["practice_code"]) == set(mergers)
+    assert merged["detail"].str.contains("for review").all()
 
 
 @real_files
-def test_llr_unscaled_funding_is_the_published_amount(public_data_dir: Path) -> None:
-    unscaled = assemble_public_icb(
-        public_data_dir, "QK1", extract_date="2025-04-01", scale_to_list=False
-    )
-    payments = read_payments_file(
-        public_data_dir / "payments" / "nhspaymentsgp-22-23-prac-csv.csv.gz"
-    ).set_index("practice_code")
-    practices = unscaled.practices.set_index("practice_code")
-    paid = payments.loc[practices.index]
-    assert (practices["carr_hill_weighted_list"] == paid["weighted_list"]).all()
-    core_funding = paid[list(FUNDING_LINES)].sum(axis=1)
-    assert (practices["current_funding_gbp"] - core_funding).abs().max() < 1e-6
-    assert round(practices["carr_hill_weighted_list"].sum()) == round(paid["weighted_list"].sum())
+def test_llr_funding_counts_every_line_less_pass_through(
+    llr: PublicICBInputs, raw_payments: pd.DataFrame
+) -> None:
+    practices = llr.practices.set_index("practice_code")
+    sources = llr.practice_sources.set_index("practice_code")
+    ordinary = [code for code in practices.index if not sources.loc[code, "predecessors"]]
+    for code in ordinary:
+        paid_list = raw_payments.loc[code, "Average Number of Registered Patients"]
+        expected = _counted(raw_payments, [code]) * practices.loc[code, "registered_list"] / paid_list
+        assert practices.loc[code, "current_funding_gbp"] == pytest.approx(expected), code
+    # De Montfort Surgery's core money sits in "Other Payments"; counted, it is ordinary.
+    per_weighted = practices["current_funding_gbp"] / practices["carr_hill_weighted_list"]
+    ratio = per_weighted / per_weighted.median()
+    assert raw_payments.loc["C82020", "Global Sum"] == 0
+    assert 0.8 < ratio["C82020"] < 1.25
+    lines = llr.funding_lines.set_index("payment_line")
+    counted = lines.loc["Counted as current funding", "total_gbp"]
+    codes = list(practices.index) + list(llr.mergers["predecessor_code"])
+    assert counted == pytest.approx(_counted(raw_payments, codes))
+    assert set(lines.loc[lines["counted"] == "no"].index) == set(DEFAULT_PASS_THROUGH_LINES)
 
 
 @real_files
-def test_llr_december_practices_are_what_the_generator_gets(public_data_dir: Path) -> None:
-    inputs = assemble_public_icb(public_data_dir, "QK1", extract_date="2025-12-01")
-    practices = inputs.practices
-    # December 2025: C82040 (Kegworth) and C82076 (Bottesford) joined QK1; both Leicestershire.
-    assert len(practices) == 128
-    moved = practices.set_index("practice_code").loc[["C82040", "C82076"], "place"]
-    assert set(moved) == {"Leicestershire County"}
-    assert set(inputs.list_by_age_sex["practice_code"]) == set(practices["practice_code"])
-    lists = inputs.list_by_age_sex.groupby("practice_code")["patients"].sum()
-    assert (lists.loc[practices["practice_code"]].to_numpy() > 0).all()
+def test_llr_lists_pcns_and_special_services_are_reported(llr: PublicICBInputs) -> None:
+    adjustments = _by_adjustment(llr.adjustments)
+    assert adjustments["PCN of another ICB"] == {"C82040", "C82076"}
+    assert adjustments["no PCN"] == {"C82662"}
+    assert adjustments["special service"] == {"C82670", "Y00344"}
+    # Lists that moved by more than 10% between 2022-23 and December 2025 are all listed.
+    sources = llr.practice_sources.set_index("practice_code")
+    moved = set(sources.index[(sources["scale"] - 1).abs() > 0.10])
+    assert adjustments["list changed"] == moved and len(moved) >= 20
+    special = llr.practices.set_index("practice_code")["special_service"]
+    assert special["C82670"] == special["Y00344"] == "homeless / inclusion health"
+    assert (special.drop(["C82670", "Y00344"]) == "").all()
+
+
+@real_files
+def test_every_icb_in_the_public_files_assembles(public_files: PublicFiles) -> None:
+    lines = public_files.payment_lines.amounts.set_index("practice_code")
+    icbs = sorted(public_files.practice_map["icb_code"].unique())
+    assert len(icbs) == 42
+    for icb in icbs:
+        inputs = assemble_public_icb(public_files, icb)
+        practices = inputs.practices.set_index("practice_code")
+        members = public_files.practice_map[public_files.practice_map["icb_code"] == icb]
+        reported = _by_adjustment(inputs.adjustments)
+        left_out = reported.get("left out", set())
+        # Every practice of the ICB is kept or listed as left out, never silently lost.
+        assert set(practices.index) | left_out == set(members["practice_code"]), icb
+        assert len(practices) >= 0.9 * len(members), icb
+        assert practices["place"].notna().all() and (practices["place"] != "").all(), icb
+        assert practices["place_source"].notna().all(), icb
+        for column in ("registered_list", "current_funding_gbp", "carr_hill_weighted_list"):
+            assert (practices[column] > 0).all(), (icb, column)
+        assert practices["imd_score"].notna().all(), icb
+        # Each practice's PCN is of this ICB, or the practice is reported.
+        pcn_icb = public_files.practice_map.groupby("pcn_code")["icb_code"].agg(
+            lambda codes: codes.value_counts().sort_index().idxmax()
+        )
+        odd = practices[[pcn_icb.get(str(code)) != icb for code in practices["pcn_code"]]]
+        assert set(odd.index) <= reported.get("no PCN", set()) | reported.get(
+            "PCN of another ICB", set()
+        ), icb
+        # The money adds up to the payments file: counted lines of the kept practices and
+        # their predecessors, straight from the file.
+        codes = list(practices.index) + list(inputs.mergers["predecessor_code"])
+        table = inputs.funding_lines.set_index("payment_line")
+        counted_lines = table.index[table["counted"] == "yes"]
+        assert table.loc["Counted as current funding", "total_gbp"] == pytest.approx(
+            lines.loc[codes, list(counted_lines)].to_numpy().sum()
+        ), icb
+        assert table.loc[counted_lines, "total_gbp"].sum() == pytest.approx(
+            table.loc["Counted as current funding", "total_gbp"]
+        ), icb
+        # A place holds more than one practice unless the ICB has very few places.
+        assert practices["place"].nunique() >= 1, icb
+
+
+@real_files
+def test_north_central_london_gets_its_boroughs_as_places(public_files: PublicFiles) -> None:
+    practices = assemble_public_icb(public_files, "QMJ").practices
+    counts = practices["place"].value_counts()
+    assert {"Barnet", "Camden", "Enfield", "Haringey", "Islington"} <= set(counts.index)
+    assert counts[["Barnet", "Camden", "Enfield", "Haringey", "Islington"]].min() >= 20
 
 
 @real_files
 def test_unknown_icb_and_payments_year_fail_clearly(public_data_dir: Path) -> None:
     with pytest.raises(PublicFileError, match=r"no practices of ICB 'QZZ'.*QK1"):
-        assemble_public_icb(public_data_dir, "QZZ", extract_date="2025-04-01")
+        assemble_public_icb(public_data_dir, "QZZ")
     with pytest.raises(PublicFileError, match=r"no NHS Payments .* 2030-31; years available"):
-        assemble_public_icb(public_data_dir, "QK1", payments_year="2030-31")
+        load_public_files(public_data_dir, payments_year="2030-31")
+
+
+@real_files
+def test_a_pass_through_line_that_is_not_in_the_file_fails_clearly(public_data_dir: Path) -> None:
+    rules = default_rules(public_data_dir, "QK1").model_copy(
+        update={"funding": FundingRuleParams(pass_through=["Premises Payments", "Drugs"])}
+    )
+    with pytest.raises(PublicFileError, match=r"nhspaymentsgp-22-23.*\['Drugs'\].*Global Sum"):
+        assemble_public_icb(public_data_dir, "QK1", rules)
 
 
 # --- A whole run on a tiny public folder, with the real generator --------------------------
@@ -175,10 +255,14 @@ def _write_tiny_public_folder(folder: Path) -> None:
             "NHS England (Region) code": "Y60", "Sub ICB Code": sub_icb, "PCN Code": pcn,
             "Practice Code": code, "Practice Name": f"Practice {code}",
             "Average Number of Registered Patients": payments_list,
-            "Average Number of Weighted Patients": weighted, "Global Sum": global_sum,
+            "Average Number of Weighted Patients": weighted,
+            "Average payments per registered patient": 1.0,
+            "Average payments per weighted patient": 1.0, "Global Sum": global_sum,
             "MPIG Correction factor": 50.0 if code == "C82001" else 0.0,
-            "Balance of PMS Expenditure": pms,
-            "Total NHS Payments to General Practice": global_sum + pms + 1_000.0,
+            "Balance of PMS Expenditure": pms, "Premises Payments": 700.0,
+            "Reimbursement of Drugs": 300.0, "Other Payments": 1_000.0,
+            "Total NHS Payments to General Practice":
+                global_sum + pms + 2_000.0 + (50.0 if code == "C82001" else 0.0),
         })  # fmt: skip
         if imd is not None:
             imd_rows.append({
@@ -203,18 +287,20 @@ def test_tiny_public_folder_gives_a_valid_data_folder(tmp_path: Path) -> None:
     public = tmp_path / "public"
     _write_tiny_public_folder(public)
     out = tmp_path / "data"
-    icb = write_public_icb(public, "qk1", out, seed=11)
+    icb, _ = write_public_icb(default_rules(public, "qk1"), out, seed=11)
 
     practices = pd.read_parquet(out / "practices.parquet").set_index("practice_code")
     assert sorted(practices.index) == ["C82001", "C82010", "C82020"]
-    assert practices.loc["C82001", "current_funding_gbp"] == pytest.approx(21_050.0)
-    assert practices.loc["C82010", "current_funding_gbp"] == pytest.approx(18_000.0)
+    # Every line but the pass-through ones (premises £700, drugs £300): other payments count.
+    assert practices.loc["C82001", "current_funding_gbp"] == pytest.approx(22_050.0)
+    assert practices.loc["C82010", "current_funding_gbp"] == pytest.approx(19_000.0)
     assert practices.loc["C82010", "place"] == "Rutland"
     assert practices.loc["C82001", "place"] == "Leicester City"
     assert practices.loc["C82020", "place"] == "Leicestershire County"
+    assert practices["place_source"].eq("QK1.csv: PCN").all()
     # C82020 had twice its 2025 list in the payments year: weighted list and funding halve.
     assert practices.loc["C82020", "carr_hill_weighted_list"] == pytest.approx(87.5)
-    assert practices.loc["C82020", "current_funding_gbp"] == pytest.approx(8_000.0)
+    assert practices.loc["C82020", "current_funding_gbp"] == pytest.approx(8_500.0)
     assert practices.loc["C82010", "imd_score"] == pytest.approx(8.25)
     assert set(practices.columns) >= set(PRACTICES.required_columns) - {"practice_code"}
 
@@ -225,29 +311,51 @@ def test_tiny_public_folder_gives_a_valid_data_folder(tmp_path: Path) -> None:
     assert old_men["age"].between(70, 74).all()
     assert len(icb.patients) == 580
 
-    sources = json.loads((out / "provenance" / "public_sources.json").read_text())
+    provenance = out / "provenance"
+    sources = json.loads((provenance / "public_sources.json").read_text())
     assert sources["practices_in_icb"] == 5 and sources["practices_kept"] == 3
     assert sources["seed"] == 11 and sources["payments_year"] == "2022-23"
-    dropped = pd.read_csv(out / "provenance" / "dropped_practices.csv").set_index("practice_code")
-    assert dropped.loc["Y09999", "reason"].startswith("weighted list 0")
-    assert dropped.loc["C82030", "reason"] == "no Fingertips IMD 2019 practice score"
-    alignment = pd.read_csv(out / "provenance" / "practice_sources.csv").set_index("practice_code")
-    assert alignment["scale"].to_dict() == {"C82001": 1.0, "C82010": 1.0, "C82020": 0.5}
-    assert alignment["flag"].fillna("").str.startswith("list changed x0.50").tolist() == [
-        False,
-        False,
-        True,
-    ]
+    assert sources["rules"]["icb_code"] == "QK1"
+    adjustments = pd.read_csv(provenance / "adjustments.csv").set_index("practice_code")
+    assert adjustments.loc["Y09999", "detail"].startswith("weighted list 0")
+    assert adjustments.loc["C82030", "detail"] == "no Fingertips IMD 2019 practice score"
+    assert adjustments.loc["C82020", "adjustment"] == "list changed"
+    lines = pd.read_csv(provenance / "funding_lines.csv", keep_default_na=False)
+    lines = lines.set_index("payment_line")
+    assert lines.loc["Counted as current funding", "total_gbp"] == pytest.approx(
+        22_050 + 19_000 + 17_000
+    )
+    assert lines.loc[["Premises Payments", "Reimbursement of Drugs"], "counted"].eq("no").all()
+    sources_by_practice = pd.read_csv(provenance / "practice_sources.csv")
+    assert sources_by_practice.set_index("practice_code")["scale"].to_dict() == {
+        "C82001": 1.0,
+        "C82010": 1.0,
+        "C82020": 0.5,
+    }
 
     params = load_params(Path(__file__).resolve().parents[1] / "params" / "llr-public.yml")
     validate_folder(out, params.data)  # raises on any contract breach
 
 
+def test_a_failed_rebuild_keeps_the_earlier_folder(tmp_path: Path) -> None:
+    public = tmp_path / "public"
+    _write_tiny_public_folder(public)
+    out = tmp_path / "data"
+    write_public_icb(default_rules(public, "QK1"), out, seed=3)
+    before = (out / "practices.parquet").read_bytes()
+    broken = default_rules(public, "QK1").model_copy(
+        update={"places_csv": tmp_path / "missing.csv"}
+    )
+    with pytest.raises(PublicFileError, match="missing.csv: no such places file"):
+        write_public_icb(broken, out, seed=3)
+    assert (out / "practices.parquet").read_bytes() == before
+
+
 def test_same_files_and_seed_give_the_same_practices(tmp_path: Path) -> None:
     public = tmp_path / "public"
     _write_tiny_public_folder(public)
-    first = build_public_icb(public, "QK1", seed=3)
-    second = build_public_icb(public, "QK1", seed=3)
+    first, _ = write_public_icb(default_rules(public, "QK1"), tmp_path / "a", seed=3)
+    second, _ = write_public_icb(default_rules(public, "QK1"), tmp_path / "b", seed=3)
     pd.testing.assert_frame_equal(first.practices, second.practices)
     pd.testing.assert_frame_equal(first.patients, second.patients)
 
@@ -259,4 +367,5 @@ def test_llr_public_parameters_load() -> None:
     assert params.resolve(params.data.folder).parts[-3:] == ("build", "data", "llr-public")
     assert params.allocation.policy == "top_up_to_average"
     assert params.allocation.budget_gbp == 2_850_000
-    assert "PMS" in params.data.funding_definition
+    assert "less the pass-through lines" in params.data.funding_definition
+    assert params.data.public is not None and params.data.public.icb_code == "QK1"

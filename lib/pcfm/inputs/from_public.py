@@ -353,10 +353,16 @@ def assemble_public_icb(
     ):
         extra = practices["practice_code"].map(by_successor[source]).fillna(0.0)
         practices[column] = practices[column] + extra
-    predecessors = carried.groupby("successor_code")["predecessor_code"].agg(
-        lambda codes: ", ".join(sorted(codes))
+    predecessors = {
+        successor: ", ".join(sorted(group["predecessor_code"]))
+        for successor, group in carried.groupby("successor_code")
+    }
+    # A plain lookup: mapping through an empty Series would give a float column.
+    practices["predecessors"] = pd.Series(
+        [predecessors.get(code, "") for code in practices["practice_code"]],
+        index=practices.index,
+        dtype="string",
     )
-    practices["predecessors"] = practices["practice_code"].map(predecessors).fillna("")
     for merger in mergers.itertuples(index=False):
         adjustments.append(
             pd.DataFrame(
@@ -460,7 +466,10 @@ def assemble_public_icb(
         )
         practices.loc[no_pcn, "pcn_name"] = "No PCN: " + practices.loc[no_pcn, "practice_name"]
         practices.loc[no_pcn, "pcn_code"] = "U-" + practices.loc[no_pcn, "practice_code"]
-    elsewhere = ~no_pcn & (practices["pcn_code"].map(pcn_icb) != icb_code)
+    home = pcn_icb.to_dict()
+    elsewhere = ~no_pcn & pd.Series(
+        [home.get(code) != icb_code for code in practices["pcn_code"]], index=practices.index
+    )
     if elsewhere.any():
         adjustments.append(
             _adjustment(

@@ -132,10 +132,12 @@ def assign_places(
     place = pd.Series(pd.NA, index=practices.index, dtype="string")
     source = pd.Series(pd.NA, index=practices.index, dtype="string")
 
-    def fill(values: pd.Series, how: pd.Series | str) -> None:
+    def fill(values: pd.Series, how: str) -> None:
+        # As text: a lookup in an empty map gives a float column of NaN.
+        values = values.astype("object").where(values.notna(), None).astype("string")
         todo = place.isna() & values.notna()
         place[todo] = values[todo]
-        source[todo] = how[todo] if isinstance(how, pd.Series) else how
+        source[todo] = how
 
     if place_map is not None:
         fill(practices["practice_code"].map(place_map.by_practice), f"{place_map.source}: practice")

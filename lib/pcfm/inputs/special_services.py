@@ -43,10 +43,17 @@ def special_service_of(
     for pattern, what in reversed(NAME_PATTERNS):
         kind[names.str.contains(pattern, flags=re.IGNORECASE, regex=True)] = what
     if practice_type is not None:
-        published = practices["practice_code"].map(practice_type)
-        other = published.notna() & (published.str.strip() != ORDINARY_PRACTICE_TYPE)
+        types = practice_type.to_dict()  # a plain lookup: an empty Series would map to floats
+        published = pd.Series(
+            [types.get(code) for code in practices["practice_code"]],
+            index=practices.index,
+            dtype="string",
+        )
+        other = (published.notna() & (published.str.strip() != ORDINARY_PRACTICE_TYPE)).astype(
+            bool
+        )
         kind[other & (kind == "")] = published[other & (kind == "")].str.lower()
     kind[practices["practice_code"].isin(ordinary)] = ""
-    own = practices["practice_code"].map(stated)
-    kind[own.notna()] = own[own.notna()]
+    for code, what in stated.items():
+        kind[practices["practice_code"] == code] = what
     return kind
