@@ -54,7 +54,7 @@ report: $(STAMP) $(QUARTO_STAMP) ## Run the model on the built-in synthetic ICB 
 	$(WITH_QUARTO) $(BIN)/pcfm run params/demo.yml
 
 report-llr-public: $(STAMP) $(QUARTO_STAMP) ## Run on LLR's real practices from ../shared/data/public (synthetic activity)
-	$(BIN)/pcfm synth --from-public ../shared/data/public --icb QK1 --out build/data/llr-public
+	$(BIN)/pcfm setup --params params/llr-public.yml
 	$(WITH_QUARTO) $(BIN)/pcfm run params/llr-public.yml
 
 test: $(STAMP) $(QUARTO_STAMP) ## Lint, then run every test

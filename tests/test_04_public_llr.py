@@ -13,15 +13,30 @@ import pytest
 
 from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.policies import allocate
-from pcfm.inputs.from_public import assemble_public_icb
+from pcfm.inputs.from_public import assemble_public_icb, default_rules
 from pcfm.params.allocation import AllocationParams
+from pcfm.params.public import FundingRuleParams
 
 pytestmark = [pytest.mark.integration, pytest.mark.public_data]
 
 
+#: The global sum and its MPIG and PMS counterparts: the money paid per Carr-Hill patient.
+GLOBAL_SUM_LINES = ["Global Sum", "MPIG Correction factor", "Balance of PMS Expenditure"]
+
+
 @pytest.fixture(scope="module")
 def llr_practices(public_data_dir) -> pd.DataFrame:
+    """LLR's practices with the default funding rule (every line less pass-through)."""
     return assemble_public_icb(public_data_dir, "QK1").practices
+
+
+@pytest.fixture(scope="module")
+def llr_global_sum(public_data_dir) -> pd.DataFrame:
+    """LLR's practices with only the global-sum lines counted as funding."""
+    rules = default_rules(public_data_dir, "QK1").model_copy(
+        update={"funding": FundingRuleParams(lines=GLOBAL_SUM_LINES)}
+    )
+    return assemble_public_icb(public_data_dir, "QK1", rules).practices
 
 
 def _carr_hill_need(practices: pd.DataFrame) -> pd.DataFrame:
@@ -38,9 +53,9 @@ def _carr_hill_need(practices: pd.DataFrame) -> pd.DataFrame:
     return need
 
 
-def test_funding_per_carr_hill_weighted_patient_is_nearly_flat(llr_practices):
+def test_global_sum_per_carr_hill_weighted_patient_is_nearly_flat(llr_global_sum):
     params = AllocationParams(policy="top_up_to_average")
-    comparison = compare_funding(_carr_hill_need(llr_practices), llr_practices, params)
+    comparison = compare_funding(_carr_hill_need(llr_global_sum), llr_global_sum, params)
     assert 120 <= len(comparison) <= 135  # LLR has 126-128 practices
     middle = comparison["funding_ratio"].quantile([0.25, 0.75])
     assert 0.95 < middle.iloc[0] <= middle.iloc[1] < 1.05
@@ -49,6 +64,27 @@ def test_funding_per_carr_hill_weighted_patient_is_nearly_flat(llr_practices):
         comparison["carr_hill_index"],
         comparison["carr_hill_weighted_list"] / comparison["registered_list"],
     )
+
+
+def test_the_student_practice_is_not_under_funded_once_all_its_money_counts(
+    llr_practices, llr_global_sum
+):
+    # De Montfort Surgery (C82020) is paid its core money as "Other Payments". Counting the
+    # global sum only, it looked funded at a sixth of the average and took a large share of
+    # the top-up; counting every line less pass-through, it is an ordinary practice.
+    params = AllocationParams(policy="top_up_to_average", budget_gbp=2_850_000)
+    shares = {}
+    for name, practices in (("global sum", llr_global_sum), ("all lines", llr_practices)):
+        comparison = compare_funding(_carr_hill_need(practices), practices, params)
+        table = allocate(comparison, params).table.set_index("practice_code")
+        shares[name] = table.loc["C82020", "allocation_gbp"] / table["allocation_gbp"].sum()
+        ratio = table.loc["C82020", "funding_ratio"]
+        if name == "all lines":
+            assert 0.8 < ratio < 1.25
+        else:
+            assert ratio < 0.3
+    assert shares["global sum"] > 0.15
+    assert shares["all lines"] < 0.02
 
 
 def test_top_up_on_real_practices_adds_up_to_the_penny(llr_practices):

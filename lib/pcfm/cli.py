@@ -97,6 +97,14 @@ def _setup(args: argparse.Namespace) -> int:
         if args.icb or args.public:
             raise ParameterError("pcfm setup --params FILE takes no ICB code or --public")
         result = build_from_params(args.params)
+    elif args.public and not args.icb:
+        from pcfm.inputs.from_public import load_public_files
+
+        practice_map = load_public_files(args.public).practice_map
+        counts = practice_map.groupby(["icb_code", "icb_name"]).size()
+        for (code, name), practices in counts.items():
+            print(f"{code}  {name} ({practices} practices)")
+        return 0
     else:
         if not (args.icb and args.public):
             raise ParameterError(
