@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,7 +25,7 @@ from pcfm.inputs.from_public import (
     load_public_files,
     write_public_icb,
 )
-from pcfm.inputs.public import PublicFileError, read_payments_file
+from pcfm.inputs.public import PublicFileError
 from pcfm.params import load_params
 from pcfm.params.public import DEFAULT_PASS_THROUGH_LINES, FundingRuleParams
 
@@ -120,7 +119,8 @@ def test_llr_funding_counts_every_line_less_pass_through(
     ordinary = [code for code in practices.index if not sources.loc[code, "predecessors"]]
     for code in ordinary:
         paid_list = raw_payments.loc[code, "Average Number of Registered Patients"]
-        expected = _counted(raw_payments, [code]) * practices.loc[code, "registered_list"] / paid_list
+        scale = practices.loc[code, "registered_list"] / paid_list
+        expected = _counted(raw_payments, [code]) * scale
         assert practices.loc[code, "current_funding_gbp"] == pytest.approx(expected), code
     # De Montfort Surgery's core money sits in "Other Payments"; counted, it is ordinary.
     per_weighted = practices["current_funding_gbp"] / practices["carr_hill_weighted_list"]
@@ -346,7 +346,7 @@ def test_a_failed_rebuild_keeps_the_earlier_folder(tmp_path: Path) -> None:
     broken = default_rules(public, "QK1").model_copy(
         update={"places_csv": tmp_path / "missing.csv"}
     )
-    with pytest.raises(PublicFileError, match="missing.csv: no such places file"):
+    with pytest.raises(PublicFileError, match=r"missing\.csv: no such places file"):
         write_public_icb(broken, out, seed=3)
     assert (out / "practices.parquet").read_bytes() == before
 

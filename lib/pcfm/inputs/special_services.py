@@ -49,9 +49,7 @@ def special_service_of(
             index=practices.index,
             dtype="string",
         )
-        other = (published.notna() & (published.str.strip() != ORDINARY_PRACTICE_TYPE)).astype(
-            bool
-        )
+        other = (published.notna() & (published.str.strip() != ORDINARY_PRACTICE_TYPE)).astype(bool)
         kind[other & (kind == "")] = published[other & (kind == "")].str.lower()
     kind[practices["practice_code"].isin(ordinary)] = ""
     for code, what in stated.items():
