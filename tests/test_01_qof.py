@@ -1,5 +1,6 @@
-"""QOF disease registers: the adapter, the map to contract conditions, and the calibration of
-the synthetic patients of real practices to their practices' registers.
+"""QOF disease registers: the adapter, the map to contract conditions, and the intercept shift
+that calibrates synthetic patients to a practice's prevalence (on small inputs; on LLR's real
+practices in ``test_01_qof_llr.py``).
 
 Known truths come from the published files themselves, read here independently with plain
 pandas, and from ``../shared/data/public/SOURCES.md`` (row counts and its LLR coverage check,
@@ -10,7 +11,6 @@ skip, with the reason, where that folder is absent; broken copies are written to
 from __future__ import annotations
 
 import gzip
-import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -43,6 +43,7 @@ from pcfm.inputs.public.qof_conditions import (
 from pcfm.inputs.synthetic import SynthInputError, generate_icb_for_practices
 from pcfm.inputs.synthetic.morbidity import solve_intercept_shifts
 
+pytestmark = pytest.mark.unit
 real_files = pytest.mark.public_data
 
 #: SOURCES.md: rows of each year's file (header excluded), and its LLR coverage check (practices
@@ -86,7 +87,6 @@ def _llr_codes(qof_dir: Path, year: str) -> set[str]:
 
 
 @real_files
-@pytest.mark.unit
 def test_01_qof_every_prevalence_year_is_found_and_read(qof_dir: Path) -> None:
     files = qof_prevalence_files(qof_dir.parent.parent)  # found from the public folder's root
     assert {year: path.name for year, path in files.items()} == FILES  # 2018-19: the _v2 file
@@ -130,7 +130,6 @@ def test_01_qof_every_prevalence_year_is_found_and_read(qof_dir: Path) -> None:
 
 
 @real_files
-@pytest.mark.unit
 @pytest.mark.parametrize("year", list(FILES))
 def test_01_qof_llr_registers_equal_the_published_file(qof_dir: Path, year: str) -> None:
     llr = _llr_codes(qof_dir, year)
@@ -148,7 +147,6 @@ def test_01_qof_llr_registers_equal_the_published_file(qof_dir: Path, year: str)
 
 
 @real_files
-@pytest.mark.unit
 def test_01_qof_known_llr_practice_and_empty_registers(qof_dir: Path) -> None:
     frame = read_qof_prevalence(qof_dir, "2020-21").set_index(["practice_code", "group_code"])
     # C82001 (LLR, sub-ICB 03W) in QOF 2020-21: 600 patients with AF of 26,416; asthma is
@@ -194,7 +192,6 @@ def _rewrite(source: Path, target: Path, old: str, new: str) -> Path:
     return target
 
 
-@pytest.mark.unit
 def test_01_qof_small_file_in_the_published_layout_reads(small_2021: Path) -> None:
     frame = read_qof_prevalence_file(small_2021)
     assert frame["register"].tolist() == [600, 1671, 1208, 12]
@@ -202,7 +199,6 @@ def test_01_qof_small_file_in_the_published_layout_reads(small_2021: Path) -> No
     assert (frame["qof_year"] == "2020-21").all()
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("old", "new", "error", "names"),
     [
@@ -230,7 +226,6 @@ def test_01_qof_broken_copies_name_the_file_and_column(
         assert name in message
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("name", "message"),
     [
@@ -251,7 +246,6 @@ def test_01_qof_unknown_or_wrong_year_in_the_name_fails(
     assert str(copy) in str(raised.value)
 
 
-@pytest.mark.unit
 def test_01_qof_the_highest_version_wins_and_ties_fail(small_2021: Path, tmp_path: Path) -> None:
     folder = tmp_path / "versions"
     (folder / "old").mkdir(parents=True)
@@ -270,7 +264,6 @@ def test_01_qof_the_highest_version_wins_and_ties_fail(small_2021: Path, tmp_pat
         read_qof_prevalence(tmp_path / "empty")
 
 
-@pytest.mark.unit
 def test_01_qof_list_types_give_their_ages() -> None:
     assert list_type_ages("TOTAL") == (0, None)
     assert list_type_ages("18OV") == (18, None)
@@ -284,7 +277,6 @@ def test_01_qof_list_types_give_their_ages() -> None:
 # --- The map to contract conditions --------------------------------------------------------
 
 
-@pytest.mark.unit
 def test_01_qof_map_declares_every_condition_once() -> None:
     table = qof_condition_map()
     conditions = table.loc[table["condition"] != "", "condition"]
@@ -301,7 +293,6 @@ def test_01_qof_map_declares_every_condition_once() -> None:
 
 
 @real_files
-@pytest.mark.unit
 @pytest.mark.parametrize("year", list(FILES))
 def test_01_qof_map_covers_the_groups_in_every_file(qof_dir: Path, year: str) -> None:
     raw = _raw(qof_dir, year)
@@ -319,7 +310,6 @@ def test_01_qof_map_covers_the_groups_in_every_file(qof_dir: Path, year: str) ->
 
 
 @real_files
-@pytest.mark.unit
 def test_01_qof_practice_prevalence_is_register_over_denominator(qof_dir: Path) -> None:
     llr = sorted(_llr_codes(qof_dir, "2020-21"))
     result = practice_prevalence(qof_dir, [*llr, "Z99999"])
@@ -339,7 +329,6 @@ def test_01_qof_practice_prevalence_is_register_over_denominator(qof_dir: Path) 
     assert cmap.loc["AST", "denominator"] == "06OV" and cmap.loc["AST", "ages"] == "aged 6 and over"
 
 
-@pytest.mark.unit
 def test_01_qof_unusable_rows_are_excluded_with_a_reason(tmp_path: Path) -> None:
     path = tmp_path / "PREVALENCE_1617.csv"
     path.write_text(
@@ -367,7 +356,6 @@ def test_01_qof_unusable_rows_are_excluded_with_a_reason(tmp_path: Path) -> None
 # --- The intercept shift -------------------------------------------------------------------
 
 
-@pytest.mark.unit
 def test_01_qof_intercept_shifts_reach_their_targets_exactly() -> None:
     rng = np.random.default_rng(3)
     n_groups = 7
@@ -409,7 +397,6 @@ def _tiny_practices() -> tuple[pd.DataFrame, pd.DataFrame]:
     return practices, pd.DataFrame(rows)
 
 
-@pytest.mark.unit
 def test_01_qof_no_prevalence_rows_draws_exactly_the_default() -> None:
     practices, lists = _tiny_practices()
     default = generate_icb_for_practices(practices, lists, seed=5)
@@ -420,7 +407,6 @@ def test_01_qof_no_prevalence_rows_draws_exactly_the_default() -> None:
     assert default.morbidity_calibration.empty and again.morbidity_calibration.empty
 
 
-@pytest.mark.unit
 def test_01_qof_tiny_calibration_meets_its_targets_in_expectation(tmp_path: Path) -> None:
     practices, lists = _tiny_practices()
     prevalence = pd.DataFrame({
@@ -446,7 +432,6 @@ def test_01_qof_tiny_calibration_meets_its_targets_in_expectation(tmp_path: Path
     assert (tmp_path / "truth" / "morbidity_calibration.csv").exists()
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -473,109 +458,3 @@ def test_01_qof_bad_prevalence_tables_are_named(change: dict, message: str) -> N
     with pytest.raises(SynthInputError) as raised:
         generate_icb_for_practices(practices, lists, seed=5, prevalence=table)
     assert message in str(raised.value)
-
-
-# --- The generator on LLR's real practices -------------------------------------------------
-
-SEED = 20250401
-
-
-@pytest.fixture(scope="module")
-def llr(public_data_dir: Path):
-    """LLR's practices as `pcfm synth --from-public` assembles them, default and calibrated.
-
-    One practice's QOF rows are left out of the table, to stand for a practice newer than the
-    QOF year.
-    """
-    from pcfm.inputs.from_public import assemble_public_icb
-
-    inputs = assemble_public_icb(public_data_dir, "QK1")
-    qof = practice_prevalence(public_data_dir, inputs.practices["practice_code"])
-    new_practice = str(inputs.practices["practice_code"].iloc[3])
-    table = qof.table[qof.table["practice_code"] != new_practice]
-    default = generate_icb_for_practices(inputs.practices, inputs.list_by_age_sex, SEED)
-    calibrated = generate_icb_for_practices(
-        inputs.practices, inputs.list_by_age_sex, SEED, prevalence=table
-    )
-    return {"inputs": inputs, "qof": qof, "table": table, "new_practice": new_practice,
-            "default": default.patients, "calibrated": calibrated}  # fmt: skip
-
-
-def _z_scores(patients: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
-    """Drawn minus QOF prevalence per practice and condition, in binomial standard errors."""
-    rows = []
-    for (condition, min_age), targets in table.groupby(["condition", "min_age"]):
-        eligible = patients[patients["age"] >= min_age]
-        drawn = eligible.groupby("practice_code")[f"cond_{condition}"].agg(["mean", "size"])
-        merged = targets.set_index("practice_code").join(drawn, how="inner")
-        rows.append(merged.assign(condition=condition))
-    merged = pd.concat(rows)
-    p = merged["prevalence"]
-    se = np.sqrt(p * (1 - p) / merged["size"])
-    return ((merged["mean"] - p) / se).where(se > 0, 0.0)
-
-
-@real_files
-@pytest.mark.integration
-def test_01_qof_llr_practices_match_their_qof_prevalence(llr) -> None:
-    z = _z_scores(llr["calibrated"].patients, llr["table"])
-    assert len(z) == len(llr["table"]) > 1_700  # 127 practices x 14 conditions, a few excluded
-    assert (z.abs() > 4).mean() < 0.005
-    assert abs(z.mean()) < 0.15 and z.std() < 1.1  # conditional on frailty: at most binomial
-    # The test can fail: the synthetic default misses many practices' registers by far more.
-    z_default = _z_scores(llr["default"], llr["table"])
-    assert (z_default.abs() > 4).mean() > 0.2
-
-
-@real_files
-@pytest.mark.integration
-def test_01_qof_llr_calibration_keeps_everything_else(llr) -> None:
-    patients = llr["calibrated"].patients
-    default = llr["default"]
-    assert list(patients.columns) == list(default.columns)
-    for column in ("patient_id", "practice_code", "age", "sex", "lsoa_code", "care_home"):
-        assert patients[column].equals(default[column])
-    # Conditions with no QOF register are drawn exactly as by default.
-    for condition in CONDITIONS_NOT_IN_QOF:
-        assert patients[f"cond_{condition}"].equals(default[f"cond_{condition}"])
-    # The practice with no QOF row is untouched, and not reported as calibrated.
-    new = patients["practice_code"] == llr["new_practice"]
-    flags = [f"cond_{name}" for name in CAMBRIDGE_WEIGHTS] + ["ltc_count"]
-    pd.testing.assert_frame_equal(patients.loc[new, flags], default.loc[new, flags])
-    calibration = llr["calibrated"].morbidity_calibration
-    assert llr["new_practice"] not in set(calibration["practice_code"])
-    assert len(calibration) == len(llr["table"])
-    # ltc_count stays the number of flags.
-    assert (patients["ltc_count"] == patients[flags[:-1]].sum(axis=1)).all()
-    # Within a practice the age pattern is kept: hypertension far commoner at 65+ than 18-64.
-    for code in calibration["practice_code"].unique()[:20]:
-        practice = patients[patients["practice_code"] == code]
-        older = practice.loc[practice["age"] >= 65, "cond_hypertension"].mean()
-        younger = practice.loc[practice["age"].between(18, 64), "cond_hypertension"].mean()
-        assert older > 2 * younger
-
-
-@real_files
-@pytest.mark.integration
-def test_01_qof_llr_same_seed_same_patients(llr) -> None:
-    inputs = llr["inputs"]
-    again = generate_icb_for_practices(
-        inputs.practices, inputs.list_by_age_sex, SEED, prevalence=llr["table"]
-    )
-
-    def digest(frame: pd.DataFrame) -> str:
-        return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values).hexdigest()
-
-    assert digest(again.patients) == digest(llr["calibrated"].patients)
-    pd.testing.assert_frame_equal(
-        again.morbidity_calibration, llr["calibrated"].morbidity_calibration
-    )
-
-
-@real_files
-@pytest.mark.integration
-def test_01_qof_every_llr_practice_has_a_qof_row(llr) -> None:
-    # Every practice kept from the latest registration extract has QOF 2020-21 registers, and
-    # none of its rows is unusable; the "new practice" above is simulated by leaving one out.
-    assert llr["qof"].missing_practices == ()
-    assert llr["qof"].excluded.empty
