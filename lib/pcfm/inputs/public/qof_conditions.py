@@ -24,7 +24,12 @@ import pandas as pd
 
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS
 from pcfm.inputs.public.common import PublicFileError
-from pcfm.inputs.public.qof import describe_list_type, list_type_ages, read_qof_prevalence
+from pcfm.inputs.public.qof import (
+    describe_list_type,
+    list_type_ages,
+    qof_prevalence_files,
+    read_qof_prevalence,
+)
 
 MATCHED = "matched"
 PARTIAL = "partial"
@@ -283,9 +288,10 @@ def practice_prevalence(
             :func:`pcfm.inputs.public.qof.read_qof_prevalence`), or a mapped group whose
             denominator has an upper age (the generator takes only a lowest age).
     """
-    qof = read_qof_prevalence(public_dir, year)
-    source_file = str(qof["source_file"].iloc[0])
-    qof_year = str(qof["qof_year"].iloc[0])
+    files = qof_prevalence_files(public_dir)
+    qof_year = year or list(files)[-1]
+    qof = read_qof_prevalence(public_dir, qof_year)
+    source_file = files[qof_year].name
     # Each group has one list type a year in every file seen; the commonest is reported.
     list_types = qof.groupby("group_code")["list_type"].agg(lambda types: types.mode()[0])
     list_types = {str(group): str(text) for group, text in list_types.items()}
