@@ -27,7 +27,7 @@ from pcfm.inputs.from_public import (
 )
 from pcfm.inputs.public import PublicFileError
 from pcfm.params import load_params
-from pcfm.params.public import DEFAULT_PASS_THROUGH_LINES, FundingRuleParams
+from pcfm.params.public import DEFAULT_PASS_THROUGH_LINES, FundingRuleParams, PublicParams
 
 pytestmark = pytest.mark.integration
 real_files = pytest.mark.public_data
@@ -228,6 +228,11 @@ TINY_PRACTICES = {
 }
 
 
+def _tiny_rules(public: Path, icb: str) -> PublicParams:
+    """The default rules, without QOF morbidity (the tiny folder has no QOF files)."""
+    return default_rules(public, icb).model_copy(update={"qof_morbidity": False})
+
+
 def _write_tiny_public_folder(folder: Path) -> None:
     (folder / "registered").mkdir(parents=True)
     (folder / "payments").mkdir()
@@ -287,7 +292,7 @@ def test_tiny_public_folder_gives_a_valid_data_folder(tmp_path: Path) -> None:
     public = tmp_path / "public"
     _write_tiny_public_folder(public)
     out = tmp_path / "data"
-    icb, _ = write_public_icb(default_rules(public, "qk1"), out, seed=11)
+    icb, _ = write_public_icb(_tiny_rules(public, "qk1"), out, seed=11)
 
     practices = pd.read_parquet(out / "practices.parquet").set_index("practice_code")
     assert sorted(practices.index) == ["C82001", "C82010", "C82020"]
@@ -341,11 +346,9 @@ def test_a_failed_rebuild_keeps_the_earlier_folder(tmp_path: Path) -> None:
     public = tmp_path / "public"
     _write_tiny_public_folder(public)
     out = tmp_path / "data"
-    write_public_icb(default_rules(public, "QK1"), out, seed=3)
+    write_public_icb(_tiny_rules(public, "QK1"), out, seed=3)
     before = (out / "practices.parquet").read_bytes()
-    broken = default_rules(public, "QK1").model_copy(
-        update={"places_csv": tmp_path / "missing.csv"}
-    )
+    broken = _tiny_rules(public, "QK1").model_copy(update={"places_csv": tmp_path / "missing.csv"})
     with pytest.raises(PublicFileError, match=r"missing\.csv: no such places file"):
         write_public_icb(broken, out, seed=3)
     assert (out / "practices.parquet").read_bytes() == before
@@ -354,8 +357,8 @@ def test_a_failed_rebuild_keeps_the_earlier_folder(tmp_path: Path) -> None:
 def test_same_files_and_seed_give_the_same_practices(tmp_path: Path) -> None:
     public = tmp_path / "public"
     _write_tiny_public_folder(public)
-    first, _ = write_public_icb(default_rules(public, "QK1"), tmp_path / "a", seed=3)
-    second, _ = write_public_icb(default_rules(public, "QK1"), tmp_path / "b", seed=3)
+    first, _ = write_public_icb(_tiny_rules(public, "QK1"), tmp_path / "a", seed=3)
+    second, _ = write_public_icb(_tiny_rules(public, "QK1"), tmp_path / "b", seed=3)
     pd.testing.assert_frame_equal(first.practices, second.practices)
     pd.testing.assert_frame_equal(first.patients, second.patients)
 

@@ -111,6 +111,13 @@ def read_provenance(data_dir: Path, params: Params, practices: pd.DataFrame) -> 
         f"({sources.get('uplift_basis', '')})",
         "Lists reported as changed": f"by more than {sources.get('list_change_threshold', 0):.0%}",
         "Place map": sources.get("place_map") or "none: the default rule",
+        "Morbidity": (
+            f"conditions drawn to each practice's QOF {sources['qof_year']} registers "
+            f"({sources.get('qof_file', '')}): {', '.join(sources.get('qof_conditions', []))}; "
+            "the other conditions synthetic"
+            if sources.get("qof_year")
+            else "synthetic (no QOF registers used)"
+        ),
         "Practices in the ICB": sources.get("practices_in_icb"),
         "Practices kept": sources.get("practices_kept"),
         "Mergers carried": sources.get("mergers"),

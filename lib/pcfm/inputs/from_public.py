@@ -66,6 +66,7 @@ from pcfm.inputs.public.payments import (
     read_payment_lines,
     read_payments_file,
 )
+from pcfm.inputs.public.qof_conditions import practice_prevalence
 from pcfm.inputs.public.registered import read_registered_age_sex, registered_extract_dates
 from pcfm.inputs.special_services import special_service_of
 from pcfm.params.public import PublicParams, rules_record
@@ -620,7 +621,17 @@ def write_public_icb(
 
     inputs = assemble_public_icb(rules.files, rules.icb_code, rules)
     log_adjustments(inputs)
-    icb = generate_icb_for_practices(inputs.practices, inputs.list_by_age_sex, seed)
+    qof = (
+        practice_prevalence(rules.files, inputs.practices["practice_code"], rules.qof_year)
+        if rules.qof_morbidity
+        else None
+    )
+    icb = generate_icb_for_practices(
+        inputs.practices,
+        inputs.list_by_age_sex,
+        seed,
+        prevalence=qof.table if qof is not None else None,
+    )
     out_dir = Path(out_dir)
     staging = out_dir.with_name(f".{out_dir.name}.partial")
     if staging.exists():
@@ -629,6 +640,9 @@ def write_public_icb(
     provenance = staging / PROVENANCE_DIR
     provenance.mkdir(parents=True, exist_ok=True)
     sources = {**inputs.sources, "seed": seed, "rules": rules_record(rules)}
+    if qof is not None:
+        qof.write(provenance)
+        sources |= qof.sources()
     (provenance / SOURCES_FILE).write_text(
         json.dumps(sources, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )

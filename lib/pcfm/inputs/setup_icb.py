@@ -18,6 +18,7 @@ import yaml
 
 from pcfm.inputs.from_public import default_rules, load_public_files, write_public_icb
 from pcfm.inputs.funding_rule import default_pass_through, funding_rule
+from pcfm.inputs.public.qof import qof_prevalence_files
 from pcfm.params import Params, load_params
 from pcfm.params.public import PublicParams
 
@@ -99,6 +100,8 @@ def write_icb_params(
         "detect_mergers": True,
         "list_change_threshold": 0.10,
         "special_services": {},
+        "qof_morbidity": True,
+        "qof_year": list(qof_prevalence_files(public_dir))[-1],
         "ordinary_practices": [],
         "patient_scale": patient_scale,
     }

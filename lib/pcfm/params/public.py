@@ -156,6 +156,19 @@ class PublicParams(Section):
         default_factory=list,
         description="Practice codes found as special services by name that are ordinary.",
     )
+    qof_morbidity: bool = Field(
+        True,
+        description=(
+            "Draw the synthetic patients' long-term conditions so that each practice's "
+            "prevalence matches its QOF disease registers (conditions without a register stay "
+            "synthetic); needs the QOF PREVALENCE files in the public folder."
+        ),
+    )
+    qof_year: str | None = Field(
+        None,
+        description="QOF year of the registers, e.g. 2020-21; the latest in the folder if empty.",
+        pattern=r"^\d{4}-\d{2}$",
+    )
     patient_scale: float = Field(
         1.0,
         gt=0.0,

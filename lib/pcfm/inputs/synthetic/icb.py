@@ -33,6 +33,11 @@ class SyntheticICB:
         true_need_index: True need index per practice (practice_code, need_index).
         true_supply: Per practice: supply_factor (delivered ÷ needed contacts), expected needed
             and delivered contacts in the year. Written to ``truth/true_supply.csv``.
+        morbidity_calibration: Per practice and condition calibrated to a given prevalence
+            (``generate_icb_for_practices(..., prevalence=...)``): the target, the synthetic
+            prevalence it replaced, the intercept shift and the prevalence drawn
+            (:func:`.morbidity.draw_conditions`). Empty, and not written, when nothing was
+            calibrated; otherwise written to ``truth/morbidity_calibration.csv``.
     """
 
     patients: pd.DataFrame
@@ -42,6 +47,7 @@ class SyntheticICB:
     true_effects: pd.DataFrame
     true_need_index: pd.DataFrame
     true_supply: pd.DataFrame = field(default_factory=pd.DataFrame)
+    morbidity_calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def write(self, out_dir: Path) -> None:
         """Write the tables as Parquet and the truth as CSV; same data give identical bytes."""
@@ -53,9 +59,10 @@ class SyntheticICB:
             "true_effects": self.true_effects,
             "true_need_index": self.true_need_index,
             "true_supply": self.true_supply,
+            "morbidity_calibration": self.morbidity_calibration,
         }
         for name, frame in truth.items():
-            if name == "true_supply" and frame.empty:
+            if name in ("true_supply", "morbidity_calibration") and frame.empty:
                 continue
             frame.to_csv(out_dir / "truth" / f"{name}.csv", index=False, lineterminator="\n")
 
@@ -104,7 +111,10 @@ def generate_synthetic_icb(seed: int, n_patients: int, n_practices: int) -> Synt
 
 
 def generate_icb_for_practices(
-    practices: pd.DataFrame, list_by_age_sex: pd.DataFrame, seed: int
+    practices: pd.DataFrame,
+    list_by_age_sex: pd.DataFrame,
+    seed: int,
+    prevalence: pd.DataFrame | None = None,
 ) -> SyntheticICB:
     """Simulate patients, areas, morbidity and activity for real practices and their lists.
 
@@ -116,6 +126,18 @@ def generate_icb_for_practices(
         list_by_age_sex: practice_code, sex ('F'/'M'), age_band ('0-4', ..., '85+', or finer
             bands up to '95+', folded into '85+'), patients.
         seed: Seed of every random draw.
+        prevalence: Optional per-practice prevalence of some conditions, e.g. from the QOF
+            registers (:func:`pcfm.inputs.public.qof_conditions.practice_prevalence`, its
+            ``.table``): practice_code, condition (a key of ``CAMBRIDGE_WEIGHTS``), prevalence
+            (a fraction of the practice's patients aged min_age and over) and min_age. Each
+            practice and condition given is drawn so that its expected prevalence among the
+            synthetic patients aged min_age and over equals the one given, by shifting the
+            condition's intercept for the practice; age, sex, deprivation and frailty keep
+            their effects within the practice, and ``ltc_count`` is the sum of the flags drawn.
+            Practices with no row (e.g. practices newer than the QOF year) and conditions with
+            no row (those without a QOF register) keep the synthetic prevalence, drawn exactly
+            as without ``prevalence``. What was calibrated is returned in
+            ``morbidity_calibration``. None (the default) draws every condition synthetically.
 
     Returns:
         The synthetic ICB; ``registered_list`` is the number of simulated patients, which equals
@@ -126,10 +148,15 @@ def generate_icb_for_practices(
     """
     practices = population.check_practices(practices)
     counts = population.counts_from_list(list_by_age_sex, practices["practice_code"])
+    targets = (
+        None
+        if prevalence is None
+        else morbidity.prevalence_targets(prevalence, practices["practice_code"])
+    )
     streams = _streams(seed)
     if "imd_score" not in practices.columns:
         practices["imd_score"] = np.nan
-    return _simulate(practices, counts, streams, real_funding=True)
+    return _simulate(practices, counts, streams, real_funding=True, targets=targets)
 
 
 def write_synthetic_icb(
@@ -154,6 +181,7 @@ def _simulate(
     counts: np.ndarray,
     streams: dict[str, np.random.Generator],
     real_funding: bool,
+    targets: morbidity.PrevalenceTargets | None = None,
 ) -> SyntheticICB:
     """Patients, activity, funding and truth for practices with lists ``counts``."""
     n_practices = len(practices)
@@ -167,8 +195,13 @@ def _simulate(
     people = population.draw_patients(
         streams["patients"], streams["flags"], counts, areas, area_of_patients, places
     )
-    conditions, ltc_count = morbidity.draw_conditions(
-        streams["conditions"], people.age, people.is_male, people.quintile
+    conditions, ltc_count, calibration = morbidity.draw_conditions(
+        streams["conditions"],
+        people.age,
+        people.is_male,
+        people.quintile,
+        practice_index=people.practice_index,
+        targets=targets,
     )
 
     need_rate = truth.need_rate(
@@ -254,6 +287,7 @@ def _simulate(
         true_effects=truth.true_effects_frame(),
         true_need_index=true_need_index,
         true_supply=true_supply,
+        morbidity_calibration=calibration if targets is not None else pd.DataFrame(),
     )
 
 
