@@ -56,23 +56,37 @@ def _differences(made: dict, stated: dict, prefix: str = "") -> list[str]:
     return found
 
 
-def read_provenance(data_dir: Path, params: Params, practices: pd.DataFrame) -> Provenance:
-    """Read and check ``provenance/`` (if any) and build the published tables.
+def check_made_by_rules(data_dir: Path, params: Params) -> None:
+    """Fail unless the folder was made by the rules ``data.public`` states (if it states any).
 
     Raises:
-        ProvenanceError: if the folder was made from the public files by other rules than
-            ``data.public`` states, or the parameters state rules for a folder without them.
+        ProvenanceError: if the folder was made from the public files by other rules, or the
+            parameters state rules for a folder that was not made by ``pcfm setup``.
     """
+    rules = params.data.public
+    if rules is None:
+        return
+    sources_path = Path(data_dir) / PROVENANCE_DIR / SOURCES_FILE
+    if not sources_path.is_file():
+        raise ProvenanceError(
+            f"{data_dir}: no {PROVENANCE_DIR}/{SOURCES_FILE}, but the parameters state "
+            f"data.public rules: build the folder with `pcfm setup --params {params.source_path}`"
+        )
+    sources = json.loads(sources_path.read_text(encoding="utf-8"))
+    differences = _differences(sources.get("rules", {}), rules_record(rules))
+    if differences:
+        raise ProvenanceError(
+            f"{data_dir}: made by other rules than data.public in {params.source_path} ("
+            + "; ".join(differences)
+            + f"): rebuild it with `pcfm setup --params {params.source_path}`"
+        )
+
+
+def read_provenance(data_dir: Path, params: Params, practices: pd.DataFrame) -> Provenance:
+    """The published tables on how the inputs were made (see :func:`check_made_by_rules`)."""
     folder = Path(data_dir) / PROVENANCE_DIR
     sources_path = folder / SOURCES_FILE
-    rules = params.data.public
     if not sources_path.is_file():
-        if rules is not None:
-            raise ProvenanceError(
-                f"{data_dir}: no {PROVENANCE_DIR}/{SOURCES_FILE}, but the parameters state "
-                "data.public rules: build the folder with `pcfm setup --params "
-                f"{params.source_path}`"
-            )
         return Provenance(
             sources=pd.DataFrame(
                 {
@@ -93,14 +107,6 @@ def read_provenance(data_dir: Path, params: Params, practices: pd.DataFrame) -> 
             places=_places(practices),
         )
     sources = json.loads(sources_path.read_text(encoding="utf-8"))
-    if rules is not None:
-        differences = _differences(sources.get("rules", {}), rules_record(rules))
-        if differences:
-            raise ProvenanceError(
-                f"{data_dir}: made by other rules than data.public in {params.source_path} ("
-                + "; ".join(differences)
-                + f"): rebuild it with `pcfm setup --params {params.source_path}`"
-            )
     items = {
         "ICB": f"{sources.get('icb_name', '')} ({sources.get('icb_code', '')})",
         "Registration extract": sources.get("registration_extract_date"),

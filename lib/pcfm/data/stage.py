@@ -13,7 +13,7 @@ import pandas as pd
 from pcfm.base.artefacts import CELLS, PRACTICES
 from pcfm.base.context import RunContext
 from pcfm.data.cells import build_cells
-from pcfm.data.provenance import read_provenance
+from pcfm.data.provenance import check_made_by_rules, read_provenance
 from pcfm.data.read import read_practices
 from pcfm.data.validate import validate_folder
 
@@ -48,11 +48,12 @@ def summarise_cells(cells: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def run_data_stage(ctx: RunContext) -> DataStageResult:
     """Validate, aggregate to cells, store them restricted and publish the summaries."""
-    practices = read_practices(ctx.data_dir)
     # Made by the stated rules? Checked before the long work, so a stale folder fails fast.
-    provenance = read_provenance(ctx.data_dir, ctx.params, practices)
+    check_made_by_rules(ctx.data_dir, ctx.params)
     quality = validate_folder(ctx.data_dir, ctx.params.data)
     cells = build_cells(ctx.data_dir, ctx.params)
+    practices = read_practices(ctx.data_dir)
+    provenance = read_provenance(ctx.data_dir, ctx.params, practices)
     outputs = ctx.outputs
     outputs.write_restricted(cells, CELLS)
     outputs.write_restricted(practices, PRACTICES)
