@@ -299,6 +299,15 @@ PRACTICES = Table(
             required=False,
             min_value=0,
         ),
+        Column(
+            "special_service",
+            "string",
+            "What special service the practice is, in words (e.g. 'special allocation scheme', "
+            "'homeless / inclusion health', 'asylum seekers'); empty for an ordinary practice. "
+            "Special services are treated by allocation.outliers.special_services.",
+            "any text; empty or absent = an ordinary practice",
+            required=False,
+        ),
     ),
 )
 
