@@ -32,9 +32,11 @@ ALLOCATION_COLUMNS = [
 ]
 #: Columns after the decomposition, when present: the rest of the working.
 EXTRA_COLUMNS = [
+    "status",
     "pcn_name",
     "carr_hill_index",
     "imd_score",
+    "counted_funding_gbp",
     "gap_gbp",
     "deprivation_part_gbp",
     "previous_allocation_gbp",
