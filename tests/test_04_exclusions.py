@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcfm.allocation.bootstrap import bootstrap_need
+from pcfm.allocation.equity import funding_by_imd_quintile
 from pcfm.allocation.exclusions import (
     EXCLUSION_COLUMNS,
     ExclusionInputError,
@@ -312,6 +313,23 @@ def test_exclusion_takes_precedence_over_the_transition_rule_and_the_deprivation
     )
     # A stays within 10% of last year's £400.
     assert 360 <= allocations["A"] <= 440
+
+
+def test_the_equity_table_is_of_the_comparison():
+    need, practices = _icb()
+    params = _params()
+    result = allocate(compare_funding(need, practices, params), params)
+    quintiles = funding_by_imd_quintile(result.table)
+    # A-D only (E and F are excluded), by IMD score, most deprived first: D, C, B, A.
+    assert quintiles["practices"].sum() == 4
+    np.testing.assert_allclose(quintiles["funding_per_nwp_before_gbp"], [120, 110, 90, 100])
+    np.testing.assert_allclose(quintiles["before_vs_icb"], np.array([120, 110, 90, 100]) / 101 - 1)
+    # Capped practices count at their counted funding: E at £52.50, F at £210.
+    capped = _params(rule="cap")
+    result = allocate(compare_funding(need, practices, capped), capped)
+    quintiles = funding_by_imd_quintile(result.table)
+    assert quintiles["practices"].sum() == 6
+    assert quintiles["current_funding_gbp"].sum() == pytest.approx(505_000 + 42_000 + 84_000)
 
 
 @st.composite

@@ -84,7 +84,7 @@ def executive_summary(
     bullets.append(f"**Equity.** {equity}")
     if headline.n_excluded or headline.n_capped or headline.n_kept:
         counted = [
-            f"{number} {words}"
+            f"{number} practice(s) {words}"
             for number, words in (
                 (headline.n_excluded, "excluded from the comparison and the allocation"),
                 (headline.n_capped, "with their funding capped in the comparison"),
@@ -93,8 +93,8 @@ def executive_summary(
             if number
         ]
         bullets.append(
-            f"**Outliers and special services.** Practices {', '.join(counted)}; each is "
-            "named with its reason below."
+            f"**Outliers and special services.** {'; '.join(counted)}; each is named with "
+            "its reason below."
         )
     else:
         bullets.append("**Outliers and special services.** No practice was excluded or capped.")

@@ -157,6 +157,8 @@ def practice_display_table(allocation: pd.DataFrame) -> pd.DataFrame:
             table[column] = table[column].map(lambda v: "" if pd.isna(v) else index(v))
     if "registered_list" in table:
         table["registered_list"] = table["registered_list"].map(count)
+    if "category" in table:  # none for a practice excluded from the comparison
+        table["category"] = table["category"].map(lambda v: "" if pd.isna(v) else count(v))
     for column in ("funding_per_nwp_gbp", "allocation_gbp"):
         if column in table:
             table[column] = table[column].map(money)

@@ -267,7 +267,7 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
     elif eligible:
         lines.append("The uncertainty of eligibility was not estimated in this run.")
     after = _number(row, "funding_per_nwp_after_gbp")
-    if after is not None:
+    if after is not None and not excluded:
         lines.append(
             f"With the allocation, your funding is {gbp(after)} per need-weighted patient."
         )
