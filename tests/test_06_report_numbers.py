@@ -14,6 +14,7 @@ import pytest
 
 from pcfm.allocation.certainty import mark_uncertain_eligibility
 from pcfm.allocation.equity import funding_by_imd_quintile, imd_quintile_of_practices
+from pcfm.allocation.exclusions import EXCLUSIONS_TABLE, no_exclusions_table
 from pcfm.allocation.headline import AllocationHeadline, allocation_headline
 from pcfm.allocation.tables import totals_by, uncertain_eligibility_table
 from pcfm.base.folder import RunFolder
@@ -48,6 +49,8 @@ ALLOCATION = pd.DataFrame(
         "need_index_low": [1.15, 1.05, 0.95, 0.85, 0.75],
         "need_index_high": [1.25, 1.15, 1.05, 0.95, 0.85],
         "current_funding_gbp": [100_000.0] * 5,
+        "status": ["ordinary"] * 5,
+        "counted_funding_gbp": [100_000.0] * 5,
         "funding_per_nwp_gbp": [100_000 / 1200, 100_000 / 1100, 100.0, 100_000 / 900, 125.0],
         "funding_ratio": [100_000 / 1200 / 100, 100_000 / 1100 / 100, 1.0, 1.0 / 0.9, 1.25],
         "category": [1, 2, 3, 4, 4],
@@ -79,8 +82,14 @@ PARAMS_YML = (
 )
 
 
-def publish(folder: RunFolder, allocation: pd.DataFrame, params: AllocationParams) -> None:
+def publish(
+    folder: RunFolder,
+    allocation: pd.DataFrame,
+    params: AllocationParams,
+    exclusions: pd.DataFrame | None = None,
+) -> None:
     """Publish the tables stage 04 publishes, with the stage's functions."""
+    exclusions = no_exclusions_table() if exclusions is None else exclusions
     outputs = Outputs(folder, DisclosureParams())
     table = mark_uncertain_eligibility(allocation, params)
     quintiles = funding_by_imd_quintile(table)
@@ -89,7 +98,8 @@ def publish(folder: RunFolder, allocation: pd.DataFrame, params: AllocationParam
     outputs.publish_table(totals_by(table, "pcn_code"), "allocation_by_pcn")
     outputs.publish_table(quintiles, "allocation_by_imd_quintile")
     outputs.publish_table(uncertain_eligibility_table(table), "allocation_uncertain_eligibility")
-    headline = allocation_headline(SUMMARY, table, quintiles, params, 200)
+    outputs.publish_table(exclusions, EXCLUSIONS_TABLE)
+    headline = allocation_headline(SUMMARY, table, quintiles, params, 200, None, 100.0)
     outputs.publish_table(headline.to_table(), "allocation_headline")
     outputs.publish_json(SUMMARY | headline.as_dict(), "allocation_summary")
 

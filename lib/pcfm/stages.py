@@ -141,6 +141,7 @@ STAGES: tuple[Stage, ...] = (
             "allocation_by_pcn",
             "allocation_by_imd_quintile",
             "allocation_uncertain_eligibility",
+            "allocation_exclusions",
             "allocation_headline",
             "allocation_sensitivity",
         ),

@@ -8,6 +8,13 @@ on its own cells, then its funding ratio and eligibility as in the main run. Ove
 replicates this gives a 95% percentile interval for each need index and the share of
 replicates in which the practice is eligible (``p_eligible``).
 
+Outliers and special services keep the full-sample decision (`pcfm.allocation.exclusions`):
+every replicate leaves out the same excluded practices and counts the same funding, in
+pounds, for the capped ones; outliers are not re-derived per replicate. The question the
+bootstrap answers is how sure the *need* side is, given the run's stated treatment of those
+practices; a practice whose status flipped between replicates would make ``p_eligible``
+mix two different rules. An excluded practice is never eligible (``p_eligible`` 0).
+
 Resampling practices reflects that the ICB's practices are one draw of the practices a
 model like this could be fitted on, and it keeps each practice's patients together
 (their workload is correlated through the practice). It does not reflect uncertainty in
@@ -30,6 +37,7 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from pcfm.allocation.exclusions import PracticeStatuses
 from pcfm.allocation.funding import FundingInputError, funding_arrays
 from pcfm.model import CellsError, FitFunction, PracticeResampler, need_index_from_sums
 from pcfm.need.weights import practice_need
@@ -77,6 +85,7 @@ def bootstrap_need(
     n_replicates: int,
     seed: int,
     fit: FitFunction | None = None,
+    statuses: PracticeStatuses | None = None,
 ) -> BootstrapResult:
     """Resample practices, refit the model and recompute need and eligibility.
 
@@ -90,6 +99,10 @@ def bootstrap_need(
         seed: Seed of the random draws; the same seed gives the same result.
         fit: The fitting function (``fit(cells, model_params)`` returning an object with
             ``predict_rate(cells)``); default :func:`pcfm.model.fit_workload_model`.
+        statuses: The run's full-sample decision on outliers and special services
+            (:func:`pcfm.allocation.exclusions.decide_statuses`), applied unchanged in every
+            replicate; None counts every practice's funding as it is (stage 04 always
+            passes its decision).
 
     Returns:
         The per-practice intervals and probabilities, and the replicate arrays.
@@ -100,7 +113,7 @@ def bootstrap_need(
     # Many small fits: one BLAS thread each is faster than several competing for the cores.
     with threadpool_limits(limits=1, user_api="blas"):
         return _bootstrap(
-            cells, practices, model_params, allocation_params, n_replicates, seed, fit
+            cells, practices, model_params, allocation_params, n_replicates, seed, fit, statuses
         )
 
 
@@ -112,6 +125,7 @@ def _bootstrap(
     n_replicates: int,
     seed: int,
     fit: FitFunction | None = None,
+    statuses: PracticeStatuses | None = None,
 ) -> BootstrapResult:
     if n_replicates < 1:
         raise BootstrapError(f"n_replicates must be at least 1 (got {n_replicates})")
@@ -131,6 +145,13 @@ def _bootstrap(
     funding = pd.to_numeric(by_code["current_funding_gbp"], errors="coerce").to_numpy(float)
     if not (np.isfinite(funding).all() and (funding >= 0).all()):
         raise FundingInputError("practices: current_funding_gbp must be non-negative numbers")
+    included = None
+    if statuses is not None:
+        try:
+            included = statuses.included(practice_codes)
+            funding = statuses.counted_funding(practice_codes)
+        except ValueError as error:
+            raise BootstrapError(str(error)) from None
     exposure_by = practice_combination_exposure(resampler)
     practice_exposure = np.asarray(exposure_by.sum(axis=1)).ravel()
 
@@ -152,7 +173,7 @@ def _bootstrap(
         need_weighted, need_index = need_index_from_sums(
             exposure_by @ combo_rate, practice_exposure, registered
         )
-        arrays = funding_arrays(funding, need_weighted, allocation_params)
+        arrays = funding_arrays(funding, need_weighted, allocation_params, included)
         indices.append(need_index)
         eligibles.append(arrays["eligible"])
 

@@ -3,13 +3,17 @@
 The equity table of the allocation report and the board paper, and the headline gap.
 Quintiles are quintiles *of practices* by their IMD 2019 score (1 = the fifth of practices
 with the most deprived patients), as in the Health Foundation's analyses of funding per
-need-weighted patient.
+need-weighted patient. Like the ICB average, the table is of the funding comparison: the
+practices it counts (excluded ones left out, `pcfm.allocation.exclusions`) and the funding
+it counts (capped practices at their bound), before and after the allocation.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from pcfm.allocation.exclusions import EXCLUDED
 
 #: Columns of the published table ``allocation_by_imd_quintile``.
 QUINTILE_COLUMNS = [
@@ -36,18 +40,25 @@ def funding_by_imd_quintile(table: pd.DataFrame) -> pd.DataFrame:
     """Funding per need-weighted patient by IMD quintile of practices, before and after.
 
     Args:
-        table: The allocation table (one row per practice) with ``imd_score``.
+        table: The allocation table (one row per practice) with ``imd_score``, ``status``
+            and ``counted_funding_gbp``.
 
     Returns:
-        One row per quintile with :data:`QUINTILE_COLUMNS`; ``before_vs_icb`` and
-        ``after_vs_icb`` are fractions above (+) or below (−) the ICB average. Empty (with
-        the columns) when the run has no practice IMD scores.
+        One row per quintile with :data:`QUINTILE_COLUMNS`, over the practices the
+        comparison counts; ``current_funding_gbp`` is their counted funding, and
+        ``before_vs_icb`` and ``after_vs_icb`` are fractions above (+) or below (−) the ICB
+        average. Empty (with the columns) when the run has no practice IMD scores.
     """
+    missing = [c for c in ("status", "counted_funding_gbp") if c not in table]
+    if missing:
+        raise KeyError(f"allocation table: missing column(s) {', '.join(missing)}")
+    table = table.loc[table["status"] != EXCLUDED]
     if "imd_score" not in table or table["imd_score"].isna().all():
         return pd.DataFrame(columns=QUINTILE_COLUMNS)
     work = table.assign(
         imd_quintile=imd_quintile_of_practices(table["imd_score"]),
-        funding_after_gbp=table["current_funding_gbp"] + table["allocation_gbp"],
+        current_funding_gbp=table["counted_funding_gbp"],
+        funding_after_gbp=table["counted_funding_gbp"] + table["allocation_gbp"],
     )
     grouped = work.groupby("imd_quintile", sort=True).agg(
         practices=("practice_code", "size"),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pcfm.allocation.exclusions import EXCLUDED
 from pcfm.base.style import NHS_BLUE, NHS_DARK_GREY, NHS_MID_GREY
 
 
@@ -23,14 +24,16 @@ def funding_by_deprivation_figure(table: pd.DataFrame) -> Figure:
 
     Each practice is a grey dot before and a blue dot after, joined by a line, with the ICB
     average before as a horizontal line; a least-squares line through each set shows the
-    gradient with deprivation.
+    gradient with deprivation. As in the comparison, practices excluded from it are left
+    out and capped practices are drawn at the funding counted (`pcfm.allocation.exclusions`).
     """
+    table = table.loc[table["status"] != EXCLUDED].reset_index(drop=True)
     x, label = _deprivation_axis(table)
-    before = table["funding_per_nwp_gbp"].to_numpy(dtype=float)
-    after = (
-        (table["current_funding_gbp"] + table["allocation_gbp"]) / table["need_weighted_list"]
-    ).to_numpy(dtype=float)
-    average = table["current_funding_gbp"].sum() / table["need_weighted_list"].sum()
+    counted = table["counted_funding_gbp"]
+    weighted = table["need_weighted_list"]
+    before = (counted / weighted).to_numpy(dtype=float)
+    after = ((counted + table["allocation_gbp"]) / weighted).to_numpy(dtype=float)
+    average = counted.sum() / weighted.sum()
     figure = Figure(figsize=(6.5, 4.2))
     axes = figure.add_subplot()
     for xi, b, a in zip(x, before, after, strict=True):

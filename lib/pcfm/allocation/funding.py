@@ -17,6 +17,13 @@ Definitions (methodology, chapter 4):
 * Eligible: top_up_to_average — among the ``eligible_fraction`` most under-funded
   practices (ties at the boundary all in) and with a gap above zero;
   needs_weighted_capitation — every practice; level_up_cost — every practice with a gap.
+
+Outliers and special services (`pcfm.allocation.exclusions`, decided once): an *excluded*
+practice is left out of the ICB average, of the ranking into categories and of
+eligibility (no category, gap 0, not eligible); a *capped* practice counts its funding
+clipped to the bound (``counted_funding_gbp``) in the average, its ratio, category and
+gap. Every figure above uses the counted funding; ``current_funding_gbp`` stays the
+actual funding.
 """
 
 from __future__ import annotations
@@ -26,12 +33,18 @@ import math
 import numpy as np
 import pandas as pd
 
+from pcfm.allocation.exclusions import (
+    EXCLUDED,
+    ExclusionInputError,
+    PracticeStatuses,
+    decide_statuses,
+)
 from pcfm.need.weights import NEED_COLUMNS
 from pcfm.params.allocation import AllocationParams
 
 #: Columns of the practices table carried into the comparison when present.
 PRACTICE_COLUMNS = ["practice_name", "pcn_code", "pcn_name", "place"]
-OPTIONAL_PRACTICE_COLUMNS = ["carr_hill_weighted_list", "imd_score"]
+OPTIONAL_PRACTICE_COLUMNS = ["carr_hill_weighted_list", "imd_score", "special_service"]
 
 
 class FundingInputError(ValueError):
@@ -72,7 +85,10 @@ def _check_money(values: pd.Series, column: str, what: str) -> np.ndarray:
 
 
 def compare_funding(
-    need: pd.DataFrame, practices: pd.DataFrame, allocation_params: AllocationParams
+    need: pd.DataFrame,
+    practices: pd.DataFrame,
+    allocation_params: AllocationParams,
+    statuses: PracticeStatuses | None = None,
 ) -> pd.DataFrame:
     """Compare each practice's current funding with its need.
 
@@ -80,17 +96,22 @@ def compare_funding(
         need: Output of :func:`pcfm.need.weights.practice_need` (may carry extra columns,
             such as the need decomposition, which are kept).
         practices: The practices table of the data contract.
-        allocation_params: Number of categories, policy and eligibility rules.
+        allocation_params: Number of categories, policy, eligibility and outlier rules.
+        statuses: The run's decision on outliers and special services
+            (:func:`pcfm.allocation.exclusions.decide_statuses`); decided here from this
+            need table when None. The sensitivity analysis passes the main model's.
 
     Returns:
         One row per practice, in practice-code order: the need columns, the practice's
-        name, PCN and place, ``current_funding_gbp``, ``funding_per_nwp_gbp``,
-        ``funding_ratio``, ``carr_hill_index`` (NaN where the weighted list is unknown),
-        ``category``, ``gap_gbp``, ``eligible`` — and ``target_per_nwp_gbp``, the funding
-        per need-weighted patient the gap is measured to.
+        name, PCN and place, ``current_funding_gbp``, ``status``, ``counted_funding_gbp``,
+        ``funding_per_nwp_gbp`` (actual funding), ``funding_ratio`` (counted funding),
+        ``carr_hill_index`` (NaN where the weighted list is unknown), ``category``
+        (nullable; missing for an excluded practice), ``gap_gbp``, ``eligible`` — and
+        ``target_per_nwp_gbp``, the funding per need-weighted patient the gap is measured to.
 
     Raises:
-        FundingInputError: on missing columns, unmatched practices or unusable funding.
+        FundingInputError: on missing columns, unmatched practices, unusable funding or
+            outlier rules that cannot be applied.
     """
     missing = [c for c in NEED_COLUMNS if c not in need.columns]
     if missing:
@@ -130,7 +151,17 @@ def compare_funding(
         )
 
     table["current_funding_gbp"] = funding
-    arrays = funding_arrays(funding, weighted, allocation_params)
+    try:
+        if statuses is None:
+            statuses = decide_statuses(table, table, allocation_params.outliers)
+        status = statuses.status_of(table["practice_code"])
+        counted = statuses.counted_funding(table["practice_code"])
+    except ExclusionInputError as error:
+        raise FundingInputError(str(error)) from None
+    included = status != EXCLUDED
+    arrays = funding_arrays(counted, weighted, allocation_params, included)
+    table["status"] = status
+    table["counted_funding_gbp"] = counted
     table["funding_per_nwp_gbp"] = funding / weighted
     table["funding_ratio"] = arrays["funding_ratio"]
     if "carr_hill_weighted_list" in table:
@@ -139,7 +170,9 @@ def compare_funding(
         ) / table["registered_list"].astype(float)
     else:
         table["carr_hill_index"] = np.nan
-    table["category"] = arrays["category"]
+    category = pd.array(arrays["category"], dtype="Int64")
+    category[~included] = pd.NA  # an excluded practice is in no category
+    table["category"] = category
     table["target_per_nwp_gbp"] = arrays["target_per_nwp_gbp"]
     table["gap_gbp"] = arrays["gap_gbp"]
     table["eligible"] = arrays["eligible"]
@@ -147,33 +180,57 @@ def compare_funding(
 
 
 def funding_arrays(
-    funding_gbp: np.ndarray, need_weighted_list: np.ndarray, allocation_params: AllocationParams
+    funding_gbp: np.ndarray,
+    need_weighted_list: np.ndarray,
+    allocation_params: AllocationParams,
+    included: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The comparison's arithmetic on plain arrays (also used by every bootstrap replicate).
 
+    Args:
+        funding_gbp: The funding each practice counts (``counted_funding_gbp``).
+        need_weighted_list: Need-weighted lists, in the same order.
+        allocation_params: Categories, policy and eligibility rules.
+        included: Whether each practice counts in the comparison (False = excluded by the
+            run's decision, `pcfm.allocation.exclusions`); all True when None.
+
     Returns:
-        ``funding_ratio``, ``category``, ``target_per_nwp_gbp`` (repeated per practice),
-        ``gap_gbp`` and ``eligible``, in the order of the inputs.
+        ``funding_ratio``, ``category`` (0 for an excluded practice: no category),
+        ``target_per_nwp_gbp`` (repeated per practice), ``gap_gbp`` (0 when excluded) and
+        ``eligible`` (False when excluded), in the order of the inputs. The ICB average,
+        the ranking and the eligible share are taken over the included practices only.
     """
     funding = np.asarray(funding_gbp, dtype=float)
     weighted = np.asarray(need_weighted_list, dtype=float)
-    icb_average = funding.sum() / weighted.sum()
-    ratio = funding / weighted / icb_average if icb_average > 0 else np.ones(len(funding))
-    category = categories_from_ratio(ratio, allocation_params.n_categories)
-    target = funding_target_per_nwp(funding, weighted, category, allocation_params)
-    gap = np.maximum(0.0, target * weighted - funding)
+    n = len(funding)
+    included = np.ones(n, dtype=bool) if included is None else np.asarray(included, dtype=bool)
+    if n and not included.any():
+        raise FundingInputError(
+            "every practice is excluded from the funding comparison (allocation.outliers); "
+            "there is no ICB average to compare with"
+        )
+    icb_average = funding[included].sum() / weighted[included].sum() if n else 0.0
+    ratio = funding / weighted / icb_average if icb_average > 0 else np.ones(n)
+    category = np.zeros(n, dtype=np.int64)
+    category[included] = categories_from_ratio(ratio[included], allocation_params.n_categories)
+    target = funding_target_per_nwp(
+        funding[included], weighted[included], category[included], allocation_params
+    )
+    gap = np.where(included, np.maximum(0.0, target * weighted - funding), 0.0)
     has_gap = gap > 0
     if allocation_params.policy == "needs_weighted_capitation":
-        eligible = np.ones(len(funding), dtype=bool)
+        eligible = included.copy()
     elif allocation_params.policy == "level_up_cost":
         eligible = has_gap
     else:
-        k = eligible_count(len(funding), allocation_params.eligible_fraction)
-        eligible = (_rank_min(ratio) <= k) & has_gap
+        k = eligible_count(int(included.sum()), allocation_params.eligible_fraction)
+        ranks = np.zeros(n, dtype=np.int64)
+        ranks[included] = _rank_min(ratio[included])
+        eligible = included & (ranks <= k) & has_gap
     return {
         "funding_ratio": ratio,
         "category": category,
-        "target_per_nwp_gbp": np.full(len(funding), target),
+        "target_per_nwp_gbp": np.full(n, target),
         "gap_gbp": gap,
         "eligible": eligible,
     }

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pcfm.allocation.certainty import UNCERTAIN_COLUMN
 from pcfm.allocation.equity import deprivation_gap
+from pcfm.allocation.exclusions import CAPPED, EXCLUDED, KEPT
 from pcfm.params.allocation import AllocationParams
 
 #: What each measure of the headline table is, as the workbook shows it.
@@ -42,6 +43,16 @@ MEASURE_LABELS = {
     "n_eligibility_uncertain": (
         "Practices whose eligibility is uncertain (empty when the bootstrap was not run)"
     ),
+    "n_excluded": (
+        "Practices excluded from the funding comparison and the allocation "
+        "(allocation.outliers; listed in allocation_exclusions)"
+    ),
+    "n_capped": "Practices whose funding counted in the comparison is capped at a bound",
+    "n_kept": "Outliers and special services counted as they are, but listed",
+    "median_funding_per_nwp_gbp": (
+        "Median funding per need-weighted patient of the ordinary practices (£), the "
+        "reference of the outlier bounds"
+    ),
     "n_sensitivity_alternatives": "Alternative models in the sensitivity analysis",
     "max_practices_changing_category": (
         "Most practices changing funding category under any alternative model"
@@ -55,6 +66,9 @@ INTEGER_MEASURES = frozenset(
         "registered_patients_funded",
         "bootstrap_replicates",
         "n_eligibility_uncertain",
+        "n_excluded",
+        "n_capped",
+        "n_kept",
         "n_sensitivity_alternatives",
         "max_practices_changing_category",
     }
@@ -86,6 +100,10 @@ class AllocationHeadline:
     uncertain_low: float
     uncertain_high: float
     n_eligibility_uncertain: int | None
+    n_excluded: int
+    n_capped: int
+    n_kept: int
+    median_funding_per_nwp_gbp: float | None
     n_sensitivity_alternatives: int | None
     max_practices_changing_category: int | None
 
@@ -140,6 +158,7 @@ def allocation_headline(
     params: AllocationParams,
     bootstrap_replicates: int | None,
     sensitivity: pd.DataFrame | None = None,
+    median_funding_per_nwp_gbp: float | None = None,
 ) -> AllocationHeadline:
     """The headline numbers of one run.
 
@@ -147,12 +166,15 @@ def allocation_headline(
         summary: The policy's summary (`pcfm.allocation.policies.AllocationResult.summary`):
             budget, allocated and unallocated money, practices and the ICB average.
         table: The published allocation table, with the uncertainty decision
-            (`pcfm.allocation.certainty`).
+            (`pcfm.allocation.certainty`) and each practice's ``status``.
         quintiles: The equity table (`pcfm.allocation.equity.funding_by_imd_quintile`).
         params: The allocation parameters (the uncertain band).
         bootstrap_replicates: Replicates that succeeded; None without a bootstrap.
         sensitivity: The sensitivity table (one row per model, the main one first), if run.
+        median_funding_per_nwp_gbp: The median of the outlier rule
+            (`pcfm.allocation.exclusions.PracticeStatuses`), if known.
     """
+    statuses = table["status"].value_counts()
     funded = table.loc[table["allocation_gbp"] > 0]
     amounts = funded["allocation_gbp"]
     flags = table[UNCERTAIN_COLUMN]
@@ -178,6 +200,14 @@ def allocation_headline(
         uncertain_low=params.uncertain_low,
         uncertain_high=params.uncertain_high,
         n_eligibility_uncertain=None if flags.isna().all() else int(flags.fillna(False).sum()),
+        n_excluded=int(statuses.get(EXCLUDED, 0)),
+        n_capped=int(statuses.get(CAPPED, 0)),
+        n_kept=int(statuses.get(KEPT, 0)),
+        median_funding_per_nwp_gbp=(
+            None
+            if median_funding_per_nwp_gbp is None or math.isnan(median_funding_per_nwp_gbp)
+            else float(median_funding_per_nwp_gbp)
+        ),
         n_sensitivity_alternatives=None if others is None else len(others),
         max_practices_changing_category=(
             None if others is None else int(others["n_category_changed"].max())

@@ -14,6 +14,11 @@ unallocated.
   gap, so a more under-funded practice never gets less per pound of gap.
 * ``level_up_cost``: no budget; each practice's allocation is its gap to the target.
 
+A practice the run excluded from the comparison (status ``excluded``,
+`pcfm.allocation.exclusions`) has claim, bounds and deprivation share 0 under every policy,
+whatever last year's allocation was: it gets nothing, and the budget is shared among the
+others.
+
 Optional, with a budget: a *deprivation share* (a fixed fraction of the budget shared in
 proportion to each recipient's deprivation, before the policy shares the rest) and a
 *transition rule* (each practice named in last year's file stays within the allowed
@@ -34,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pcfm.allocation.exclusions import EXCLUDED
 from pcfm.allocation.rounding import largest_remainder
 from pcfm.params.allocation import AllocationParams
 
@@ -204,7 +210,12 @@ def _deprivation_basis(table: pd.DataFrame, allocation_params: AllocationParams)
         basis = registered * np.maximum(0.0, table["contribution_deprivation"].to_numpy(float))
     if share.recipients == "eligible":
         basis = np.where(table["eligible"].to_numpy(dtype=bool), basis, 0.0)
-    return basis
+    return np.where(_included(table), basis, 0.0)
+
+
+def _included(table: pd.DataFrame) -> np.ndarray:
+    """Whether each practice counts in the comparison (every status but excluded)."""
+    return table["status"].to_numpy(dtype=object) != EXCLUDED
 
 
 def _transition_bounds(
@@ -257,7 +268,14 @@ def allocate(
         AllocationInputError: on missing columns, a transition rule that cannot be met within
             the budget, or previous allocations given to ``level_up_cost``.
     """
-    required = ["practice_code", "need_weighted_list", "gap_gbp", "eligible"]
+    required = [
+        "practice_code",
+        "need_weighted_list",
+        "gap_gbp",
+        "eligible",
+        "status",
+        "counted_funding_gbp",
+    ]
     missing = [c for c in required if c not in comparison.columns]
     if missing:
         raise AllocationInputError(
@@ -279,6 +297,7 @@ def allocate(
     budget_units = round(allocation_params.budget_gbp * to_units)
     codes = table["practice_code"].astype(str).to_numpy()
     eligible = table["eligible"].to_numpy(dtype=bool)
+    included = _included(table)
 
     # 1. The deprivation slice, fixed before the policy shares the rest.
     deprivation_units = np.zeros(len(table), dtype=np.int64)
@@ -290,8 +309,8 @@ def allocate(
 
     # 2. The policy's claims and upper bounds, in units.
     if allocation_params.policy == "needs_weighted_capitation":
-        claims = table["need_weighted_list"].to_numpy(dtype=float)
-        formula_upper = np.full(len(table), np.inf)
+        claims = np.where(included, table["need_weighted_list"].to_numpy(dtype=float), 0.0)
+        formula_upper = np.where(included, np.inf, 0.0)
     else:  # top_up_to_average
         gap_units = np.floor(np.round(table["gap_gbp"].to_numpy(float) * to_units, 6))
         formula_upper = np.where(eligible, gap_units, 0.0)
@@ -305,6 +324,9 @@ def allocate(
     t_lower, t_upper, previous_gbp, unmatched = _transition_bounds(
         table, previous_allocations, allocation_params, unit_pence
     )
+    # Exclusion takes precedence over the transition rule: an excluded practice gets 0.
+    t_lower = np.where(included, t_lower, 0.0)
+    t_upper = np.where(included, t_upper, 0.0)
     lower = np.maximum(0.0, t_lower - deprivation_units)
     upper = np.maximum(lower, np.minimum(formula_upper, t_upper - deprivation_units))
 
@@ -376,6 +398,9 @@ def _result(
 
     allocated_pence = int(out["allocation_pence"].sum())
     level_up = allocation_params.policy == "level_up_cost"
+    included = _included(out)
+    counted = out["counted_funding_gbp"].to_numpy(dtype=float)
+    weighted = out["need_weighted_list"].to_numpy(dtype=float)
     budget_pence = None if level_up else round(allocation_params.budget_gbp * PENCE_PER_POUND)
     summary: dict[str, Any] = {
         "policy": allocation_params.policy,
@@ -386,8 +411,9 @@ def _result(
         "n_funded": int((out["allocation_pence"] > 0).sum()),
         "n_eligible": int(out["eligible"].sum()),
         "rounding": allocation_params.rounding,
+        # The comparison's average: counted funding of the practices it counts.
         "icb_average_funding_per_nwp_gbp": float(
-            out["current_funding_gbp"].sum() / out["need_weighted_list"].sum()
+            counted[included].sum() / weighted[included].sum()
         ),
         "target_funding_per_nwp_gbp": float(out["target_per_nwp_gbp"].iloc[0])
         if "target_per_nwp_gbp" in out and len(out)

@@ -3,7 +3,10 @@
 Each alternative model (other covariates, family, supply sterilisation…) gives its own
 need table; running the same funding comparison and policy on each shows, per practice,
 how much its allocation depends on the modelling choice, and how many practices change
-funding category or eligibility against the first (main) alternative.
+funding category or eligibility against the first (main) alternative. Every alternative
+applies the same decision on outliers and special services (`pcfm.allocation.exclusions`):
+the main model's, so a practice is excluded or capped under all of them or under none,
+and the changes counted are those of the need model alone.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from pcfm.allocation.exclusions import PracticeStatuses, decide_statuses
 from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.policies import AllocationResult, allocate
 from pcfm.params.allocation import AllocationParams
@@ -56,6 +60,7 @@ def allocation_sensitivity(
     allocation_params: AllocationParams,
     previous_allocations: pd.DataFrame | None = None,
     baseline: str | None = None,
+    statuses: PracticeStatuses | None = None,
 ) -> SensitivityResult:
     """Run the comparison and the policy on every need table and set them side by side.
 
@@ -67,6 +72,8 @@ def allocation_sensitivity(
         allocation_params: The policy and its parameters (the same for every alternative).
         previous_allocations: Last year's allocations for the transition rule, if any.
         baseline: The alternative to compare with; default the first.
+        statuses: The run's decision on outliers and special services, applied to every
+            alternative; when None it is decided once from the baseline's need table.
 
     Returns:
         The side-by-side allocations and the count of changes per alternative.
@@ -77,9 +84,11 @@ def allocation_sensitivity(
     baseline = baseline or names[0]
     if baseline not in need_tables:
         raise ValueError(f"baseline {baseline!r} is not one of the alternatives ({names})")
+    if statuses is None:
+        statuses = decide_statuses(need_tables[baseline], practices, allocation_params.outliers)
     results = {
         name: allocate(
-            compare_funding(table, practices, allocation_params),
+            compare_funding(table, practices, allocation_params, statuses),
             allocation_params,
             previous_allocations,
         )
@@ -97,7 +106,10 @@ def allocation_sensitivity(
         rows.append(
             {
                 "alternative": name,
-                "n_category_changed": int((table["category"] != base["category"]).sum()),
+                # An excluded practice has no category (0 here) under every alternative.
+                "n_category_changed": int(
+                    (table["category"].fillna(0) != base["category"].fillna(0)).sum()
+                ),
                 "n_eligibility_changed": int((table["eligible"] != base["eligible"]).sum()),
                 "allocated_gbp": result.summary["allocated_gbp"],
                 "max_abs_change_gbp": float(difference.max()),

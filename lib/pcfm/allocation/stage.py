@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from pcfm.allocation.bootstrap import bootstrap_need
 from pcfm.allocation.certainty import mark_uncertain_eligibility
 from pcfm.allocation.equity import funding_by_imd_quintile
+from pcfm.allocation.exclusions import EXCLUSIONS_TABLE, decide_statuses
 from pcfm.allocation.figures import funding_by_deprivation_figure, need_index_interval_figure
 from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.headline import AllocationHeadline, allocation_headline
@@ -45,6 +46,7 @@ class AllocationStageResult:
     by_pcn: pd.DataFrame
     by_imd_quintile: pd.DataFrame
     uncertain: pd.DataFrame
+    exclusions: pd.DataFrame
     headline: AllocationHeadline
     sensitivity: pd.DataFrame
     funding_figure: Figure
@@ -57,8 +59,9 @@ class AllocationStageResult:
 
     @property
     def allocation_display(self) -> pd.DataFrame:
-        """The issue's columns of the allocation table (the rest are in the CSV)."""
-        return self.allocation[ALLOCATION_COLUMNS]
+        """The issue's columns of the allocation table and each practice's status (the rest
+        are in the CSV)."""
+        return self.allocation[[*ALLOCATION_COLUMNS, "status"]]
 
 
 def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
@@ -71,12 +74,23 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
 
     previous_path = params.resolve(params.allocation.transition.previous_allocations_path)
     previous = read_previous_allocations(previous_path) if previous_path else None
-    comparison = compare_funding(need, practices, params.allocation)
+    # The one decision on outliers and special services, on the full sample: the
+    # comparison, every bootstrap replicate and every sensitivity alternative apply it.
+    statuses = decide_statuses(need, practices, params.allocation.outliers)
+    comparison = compare_funding(need, practices, params.allocation, statuses)
     result = allocate(comparison, params.allocation, previous)
 
     replicates = params.allocation.bootstrap_replicates
     bootstrap = (
-        bootstrap_need(cells, practices, params.model, params.allocation, replicates, params.seed)
+        bootstrap_need(
+            cells,
+            practices,
+            params.model,
+            params.allocation,
+            replicates,
+            params.seed,
+            statuses=statuses,
+        )
         if replicates
         else None
     )
@@ -94,11 +108,15 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
     uncertain = outputs.publish_table(
         uncertain_eligibility_table(table), "allocation_uncertain_eligibility"
     )
+    # Always published, with no rows when every practice is ordinary.
+    exclusions = outputs.publish_table(statuses.exclusions_table(), EXCLUSIONS_TABLE)
 
     changes = None
     if params.allocation.sensitivity:
         tables = read_need_by_specification(outputs)
-        changes = allocation_sensitivity(tables, practices, params.allocation, previous).changes
+        changes = allocation_sensitivity(
+            tables, practices, params.allocation, previous, statuses=statuses
+        ).changes
         sensitivity = outputs.publish_table(changes, SENSITIVITY_TABLE)
     else:
         # The same columns with no rows, so the table's schema never depends on the switch.
@@ -115,6 +133,7 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         params.allocation,
         bootstrap.n_replicates if bootstrap is not None else None,
         changes,
+        statuses.median_funding_per_nwp_gbp,
     )
     outputs.publish_table(headline.to_table(), "allocation_headline")
     summary = allocation_summary(result) | headline.as_dict()
@@ -137,6 +156,7 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         by_pcn,
         by_imd_quintile,
         uncertain,
+        exclusions,
         headline,
         sensitivity,
         figure,

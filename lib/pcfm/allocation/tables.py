@@ -32,9 +32,11 @@ ALLOCATION_COLUMNS = [
 ]
 #: Columns after the decomposition, when present: the rest of the working.
 EXTRA_COLUMNS = [
+    "status",
     "pcn_name",
     "carr_hill_index",
     "imd_score",
+    "counted_funding_gbp",
     "gap_gbp",
     "deprivation_part_gbp",
     "previous_allocation_gbp",
@@ -177,7 +179,9 @@ def category_table(table: pd.DataFrame) -> pd.DataFrame:
     """The funding categories: practices, range of funding ratio and allocation in each.
 
     Category 1 is the most under-funded. Practices with equal funding ratios share a
-    category, so categories can differ in size by more than one.
+    category, so categories can differ in size by more than one. Practices excluded from the
+    comparison are in no category; funding per need-weighted patient is of the funding the
+    comparison counts (capped practices at their bound), as the funding ratio is.
     """
     work = table.assign(
         funded=(table["allocation_gbp"] > 0).astype(int),
@@ -192,7 +196,7 @@ def category_table(table: pd.DataFrame) -> pd.DataFrame:
             "practices_funded": grouped["funded"].sum(),
             "funding_ratio_min": grouped["funding_ratio"].min(),
             "funding_ratio_max": grouped["funding_ratio"].max(),
-            "funding_per_nwp_gbp": grouped["current_funding_gbp"].sum()
+            "funding_per_nwp_gbp": grouped["counted_funding_gbp"].sum()
             / grouped["need_weighted_list"].sum(),
             "allocation_gbp": grouped["allocation_gbp"].sum().round(2),
         }

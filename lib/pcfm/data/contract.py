@@ -276,13 +276,6 @@ PRACTICES = Table(
             required=False,
         ),
         Column(
-            "special_service",
-            "string",
-            "The kind of special service (e.g. special allocation scheme, homeless / inclusion "
-            "health, asylum seekers); empty for an ordinary practice.",
-            required=False,
-        ),
-        Column(
             "registered_list",
             "integer",
             "Registered patients (list size) for the year.",
@@ -312,6 +305,15 @@ PRACTICES = Table(
             "0 or more",
             required=False,
             min_value=0,
+        ),
+        Column(
+            "special_service",
+            "string",
+            "What special service the practice is, in words (e.g. 'special allocation scheme', "
+            "'homeless / inclusion health', 'asylum seekers'); empty for an ordinary practice. "
+            "Special services are treated by allocation.outliers.special_services.",
+            "any text; empty or absent = an ordinary practice",
+            required=False,
         ),
     ),
 )

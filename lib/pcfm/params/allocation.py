@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, NonNegativeFloat, model_validator
+from pydantic import Field, NonNegativeFloat, field_validator, model_validator
 
 from pcfm.params.base import Section
 
@@ -62,6 +62,101 @@ class TransitionParams(Section):
             "change is the larger of this and max_change_fraction of last year's."
         ),
     )
+
+
+#: What a rule does to a practice it applies to (methodology, "Outliers and special services").
+OutlierRule = Literal["exclude", "cap", "keep"]
+
+
+class OutlierParams(Section):
+    """Practices whose funding per need-weighted patient cannot be compared like the others.
+
+    Decided once per run, on the full sample (`pcfm.allocation.exclusions`): *exclude* leaves
+    the practice out of the ICB average and the allocation (allocation 0, not eligible, no
+    category); *cap* counts its funding clipped to the bound; *keep* counts it as it is but
+    lists it. Every such practice is published in ``allocation_exclusions.csv`` with the
+    reason in words.
+    """
+
+    rule: OutlierRule = Field(
+        "exclude",
+        description=(
+            "What happens to an ordinary practice whose funding per need-weighted patient is "
+            "below low or above high times the median of the ordinary practices: 'exclude' = "
+            "left out of the ICB average and of the allocation (allocation 0, not eligible, no "
+            "category), still listed with its reason; 'cap' = the funding counted in the "
+            "comparison is clipped to the bound (median × low or × high per need-weighted "
+            "patient); 'keep' = counted as it is, but listed."
+        ),
+    )
+    low: float = Field(
+        0.5,
+        gt=0.0,
+        description=(
+            "Lower bound on a practice's funding per need-weighted patient as a fraction of the "
+            "median of the ordinary practices (0.5 = half the median). Need differences do not "
+            "explain half: on the public LLR payments the middle half of practices lies within "
+            "5% of the median funding per Carr-Hill weighted patient, and the need index moves "
+            "a practice by a few tens of per cent; below half the core money is usually in "
+            "another payment line (e.g. a student practice) or the practice is a special "
+            "service. It matches the flag of the public-data adapter (a factor of 2)."
+        ),
+    )
+    high: float = Field(
+        2.0,
+        gt=0.0,
+        description=(
+            "Upper bound on a practice's funding per need-weighted patient as a multiple of the "
+            "median of the ordinary practices (2.0 = double the median): above it the practice "
+            "is paid for something other than its list (e.g. an inclusion health service, "
+            "4.8 and 12.5 times the median in LLR). The same factor of 2 as low, on the other "
+            "side."
+        ),
+    )
+    special_services: OutlierRule = Field(
+        "exclude",
+        description=(
+            "What happens to a practice with a special_service in the practices table (special "
+            "allocation scheme, homeless or inclusion health, asylum seekers…): 'exclude' = "
+            "left out whatever its funding, because its list is not comparable; 'cap' = its "
+            "funding counted clipped to the bounds low and high; 'keep' = counted as it is, "
+            "but listed. Special services are not part of the median."
+        ),
+    )
+    excluded_practices: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Practices the ICB excludes by name, as practice_code: reason (the reason is "
+            "required and published), e.g. a practice that closed during the year. They are "
+            "excluded whatever the rules above say and are not part of the median."
+        ),
+    )
+
+    @field_validator("excluded_practices", mode="before")
+    @classmethod
+    def _reasons_as_text(cls, value: Any) -> Any:
+        # "C82020:" with nothing after it is YAML for None: report it as a missing reason.
+        if isinstance(value, dict):
+            return {code: "" if reason is None else reason for code, reason in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OutlierParams:
+        if not self.low < 1 < self.high:
+            raise ValueError(
+                f"the bounds must satisfy low < 1 < high (got low {self.low}, high {self.high}): "
+                "the median practice itself must lie inside them"
+            )
+        blank = [code for code, reason in self.excluded_practices.items() if not reason.strip()]
+        if blank:
+            raise ValueError(
+                f"excluded_practices: practice(s) {', '.join(map(repr, blank))} have no reason; "
+                "give each excluded practice the reason that will be published"
+            )
+        blank_codes = [code for code in self.excluded_practices if not code.strip()]
+        if blank_codes:
+            raise ValueError("excluded_practices: a practice code is empty")
+        return self
 
 
 class AllocationParams(Section):
@@ -123,6 +218,13 @@ class AllocationParams(Section):
     transition: TransitionParams = Field(
         default_factory=TransitionParams,
         description="Limit on the change from last year's allocation.",
+    )
+    outliers: OutlierParams = Field(
+        default_factory=OutlierParams,
+        description=(
+            "Outliers and special services: which practices are left out of the funding "
+            "comparison, capped or only listed, decided once and applied everywhere."
+        ),
     )
     bootstrap_replicates: int = Field(
         200,

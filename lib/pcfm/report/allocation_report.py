@@ -2,7 +2,8 @@
 
 For finance and primary care teams: the budget, how many practices are funded, the
 range of allocations, funding per need-weighted patient by deprivation quintile before
-and after, totals by place and PCN, the per-practice table and two charts. Every number
+and after, totals by place and PCN, the practices excluded from the comparison or capped
+(by name, with the reason), the per-practice table and two charts. Every number
 is read from a table stage 04 published (`pcfm.report.published`) and only formatted.
 """
 
@@ -16,6 +17,7 @@ from matplotlib.figure import Figure
 from pcfm.allocation.headline import AllocationHeadline
 from pcfm.base.context import RunContext
 from pcfm.report.display import (
+    exclusions_display_table,
     headline_table,
     note,
     pcn_label_column,
@@ -25,9 +27,10 @@ from pcfm.report.display import (
     totals_display_table,
 )
 from pcfm.report.figures import allocation_per_patient_figure, funding_by_imd_figure
-from pcfm.report.headline import headline_markdown, sensitivity_sentence
+from pcfm.report.headline import exclusions_markdown, headline_markdown, sensitivity_sentence
 from pcfm.report.published import (
     read_allocation,
+    read_exclusions,
     read_headline,
     read_sensitivity,
     read_summary,
@@ -46,6 +49,8 @@ class AllocationReport:
     by_place: pd.DataFrame
     by_pcn: pd.DataFrame
     practices: pd.DataFrame
+    exclusions_text: str
+    exclusions: pd.DataFrame
     sensitivity_text: str
     sensitivity: pd.DataFrame
     quintile_figure: Figure | None
@@ -57,6 +62,7 @@ def run_allocation_report(ctx: RunContext) -> AllocationReport:
     folder = ctx.folder
     allocation = read_allocation(folder)
     headline = read_headline(folder)
+    exclusions = read_exclusions(folder, headline)
     quintiles = read_table(folder, "allocation_by_imd_quintile", ("imd_quintile",))
     by_place = read_table(folder, "allocation_by_place", ("place",))
     by_pcn = read_table(folder, "allocation_by_pcn", ("pcn_code",))
@@ -80,6 +86,8 @@ def run_allocation_report(ctx: RunContext) -> AllocationReport:
         ),
         by_pcn=totals_display_table(by_pcn, "Primary care network", pcn_label_column(by_pcn)),
         practices=practice_display_table(allocation),
+        exclusions_text=exclusions_markdown(headline, exclusions, ctx.params.allocation.outliers),
+        exclusions=exclusions_display_table(exclusions),
         sensitivity_text=sensitivity_sentence(headline),
         sensitivity=sensitivity_display_table(read_sensitivity(folder)),
         quintile_figure=quintile_figure,

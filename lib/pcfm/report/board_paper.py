@@ -1,7 +1,8 @@
 """The board paper: two to four pages for the ICB board, every number from the run.
 
-Purpose, recommendation, cost, who gains by place and PCN, the effect on equity, and
-the risks including how certain each practice's eligibility is. The prose is written
+Purpose, recommendation, cost, who gains by place and PCN, the effect on equity, the
+practices left out of the comparison or capped (by name, with the reason), and the risks
+including how certain each practice's eligibility is. The prose is written
 here, as sentences around the run's numbers, so that the notebook stays a list of
 displays and a changed policy or budget changes the paper without editing it.
 """
@@ -17,6 +18,7 @@ from pcfm.base.folder import RunFolder
 from pcfm.base.markdown import escape_markdown
 from pcfm.params import Params
 from pcfm.report.display import (
+    exclusions_display_table,
     note,
     pcn_label_column,
     quintile_display_table,
@@ -27,10 +29,17 @@ from pcfm.report.formats import gbp
 from pcfm.report.headline import (
     certainty_sentence,
     equity_sentence,
+    exclusions_markdown,
     policy_name,
     sensitivity_sentence,
 )
-from pcfm.report.published import read_headline, read_summary, read_table, read_uncertain
+from pcfm.report.published import (
+    read_exclusions,
+    read_headline,
+    read_summary,
+    read_table,
+    read_uncertain,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class BoardPaper:
     gains_by_pcn: pd.DataFrame
     equity: str
     equity_table: pd.DataFrame
+    exclusions_text: str
+    exclusions: pd.DataFrame
     risks: str
     uncertain: pd.DataFrame
 
@@ -71,6 +82,22 @@ def executive_summary(
         )
         bullets.append(f"**Who gains.** Share of the allocation by place: {shares}.")
     bullets.append(f"**Equity.** {equity}")
+    if headline.n_excluded or headline.n_capped or headline.n_kept:
+        counted = [
+            f"{number} practice(s) {words}"
+            for number, words in (
+                (headline.n_excluded, "excluded from the comparison and the allocation"),
+                (headline.n_capped, "with their funding capped in the comparison"),
+                (headline.n_kept, "counted as they are but listed"),
+            )
+            if number
+        ]
+        bullets.append(
+            f"**Outliers and special services.** {'; '.join(counted)}; each is named with "
+            "its reason below."
+        )
+    else:
+        bullets.append("**Outliers and special services.** No practice was excluded or capped.")
     if headline.n_eligibility_uncertain is None:
         bullets.append("**Certainty.** The uncertainty of eligibility was not estimated.")
     elif headline.n_eligibility_uncertain:
@@ -132,6 +159,7 @@ def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
         "The run has no practice deprivation scores, so the effect on equity by deprivation "
         "cannot be shown."
     )
+    exclusions = read_exclusions(folder, headline)
     uncertain = read_uncertain(folder, headline)
     certainty = certainty_sentence(headline)
     risks = "\n".join(
@@ -184,6 +212,8 @@ def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
         gains_by_pcn=by_pcn,
         equity=equity,
         equity_table=quintile_display_table(quintiles),
+        exclusions_text=exclusions_markdown(headline, exclusions, params.allocation.outliers),
+        exclusions=exclusions_display_table(exclusions),
         risks=risks,
         uncertain=uncertain_shown,
     )

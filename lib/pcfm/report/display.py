@@ -26,6 +26,17 @@ PRACTICE_HEADERS = {
     "category": "Category",
     "p_eligible": "Probability eligible",
     "allocation_gbp": "Allocation (£)",
+    "status": "Status",
+}
+
+#: Readable headers of the table of excluded, capped and listed practices.
+EXCLUSION_HEADERS = {
+    "practice_code": "Code",
+    "practice_name": "Practice",
+    "status": "Status",
+    "reason": "Reason",
+    "funding_gbp": "Funding (£)",
+    "counted_funding_gbp": "Funding counted (£)",
 }
 
 
@@ -66,6 +77,12 @@ def headline_table(headline: AllocationHeadline) -> pd.DataFrame:
         )
     if headline.n_eligibility_uncertain is not None:
         rows.append(("Practices of uncertain eligibility", str(headline.n_eligibility_uncertain)))
+    rows += [
+        ("Practices excluded from the comparison", str(headline.n_excluded)),
+        ("Practices with their funding capped", str(headline.n_capped)),
+    ]
+    if headline.n_kept:
+        rows.append(("Outliers counted as they are, listed", str(headline.n_kept)))
     return pd.DataFrame(rows, columns=["measure", "value"])
 
 
@@ -121,6 +138,17 @@ def uncertain_display_table(uncertain: pd.DataFrame) -> pd.DataFrame:
     return shown.rename(columns=PRACTICE_HEADERS | {"eligible": "Eligible"})
 
 
+def exclusions_display_table(exclusions: pd.DataFrame) -> pd.DataFrame:
+    """``allocation_exclusions`` for people: each practice by name, its status and reason."""
+    if exclusions.empty:
+        return note("No practice was excluded, capped or listed as an outlier.")
+    shown = exclusions[list(EXCLUSION_HEADERS)].copy()
+    shown["practice_name"] = shown["practice_name"].fillna("")
+    for column in ("funding_gbp", "counted_funding_gbp"):
+        shown[column] = shown[column].map(money)
+    return shown.rename(columns=EXCLUSION_HEADERS)
+
+
 def practice_display_table(allocation: pd.DataFrame) -> pd.DataFrame:
     """The per-practice table of the allocation report: the issue-5 columns that exist."""
     table = allocation[[c for c in PRACTICE_HEADERS if c in allocation]].copy()
@@ -129,6 +157,8 @@ def practice_display_table(allocation: pd.DataFrame) -> pd.DataFrame:
             table[column] = table[column].map(lambda v: "" if pd.isna(v) else index(v))
     if "registered_list" in table:
         table["registered_list"] = table["registered_list"].map(count)
+    if "category" in table:  # none for a practice excluded from the comparison
+        table["category"] = table["category"].map(lambda v: "" if pd.isna(v) else count(v))
     for column in ("funding_per_nwp_gbp", "allocation_gbp"):
         if column in table:
             table[column] = table[column].map(money)

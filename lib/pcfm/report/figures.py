@@ -37,15 +37,20 @@ def _category_colour(category: int) -> str:
     return CATEGORY_COLOURS[min(category, len(CATEGORY_COLOURS)) - 1]
 
 
+#: Colour of a practice excluded from the comparison (no category; its allocation is 0).
+EXCLUDED_COLOUR = NHS_MID_GREY
+
+
 def allocation_per_patient_figure(allocation: pd.DataFrame) -> Figure:
-    """``allocation_per_registered_patient_gbp`` of each practice, ranked, coloured by category."""
+    """``allocation_per_registered_patient_gbp`` of each practice, ranked, coloured by category
+    (grey: excluded from the comparison, so in no category)."""
     figure, axes = new_figure(aspect=0.5)
     per_patient = allocation["allocation_per_registered_patient_gbp"].to_numpy(dtype=float)
     order = np.argsort(-per_patient, kind="stable")
     has_category = "category" in allocation
     if has_category:
-        categories = allocation["category"].to_numpy()[order].astype(int)
-        colours = [_category_colour(c) for c in categories]
+        categories = pd.to_numeric(allocation["category"], errors="coerce").to_numpy()[order]
+        colours = [EXCLUDED_COLOUR if np.isnan(c) else _category_colour(int(c)) for c in categories]
     else:
         colours = [NHS_BLUE] * len(order)
     axes.bar(np.arange(len(order)), per_patient[order], color=colours, width=0.85,
@@ -54,11 +59,14 @@ def allocation_per_patient_figure(allocation: pd.DataFrame) -> Figure:
     axes.set_xlabel("Practices, largest allocation per registered patient first")
     axes.set_ylabel("£ per registered patient")
     if has_category:
-        present = sorted(set(categories))
+        present = sorted({int(c) for c in categories if not np.isnan(c)})
+        handles = [Patch(color=_category_colour(c), label=f"Category {c}") for c in present]
+        if np.isnan(categories).any():
+            handles.append(Patch(color=EXCLUDED_COLOUR, label="Excluded"))
         axes.legend(
-            handles=[Patch(color=_category_colour(c), label=f"Category {c}") for c in present],
+            handles=handles,
             title="Funding category (1 = most under-funded)",
-            ncols=min(4, len(present)),
+            ncols=min(4, len(handles)),
             loc="lower left",
             bbox_to_anchor=(0.0, 1.0),
         )

@@ -6,8 +6,12 @@ by `pcfm.report.published.read_headline`); this module only writes the sentences
 
 from __future__ import annotations
 
+import pandas as pd
+
+from pcfm.allocation.exclusions import CAPPED, EXCLUDED, KEPT
 from pcfm.allocation.headline import AllocationHeadline
 from pcfm.base.markdown import escape_markdown
+from pcfm.params.allocation import OutlierParams
 from pcfm.report.formats import count, gbp, more_or_less, percent
 
 POLICY_NAMES = {
@@ -94,3 +98,63 @@ def sensitivity_sentence(headline: AllocationHeadline) -> str:
         f"Under {headline.n_sensitivity_alternatives} alternative model(s), at most "
         f"{headline.max_practices_changing_category} practice(s) change funding category."
     )
+
+
+#: How each status reads in a sentence about the practice.
+STATUS_WORDS = {
+    EXCLUDED: "excluded from the comparison and the allocation",
+    CAPPED: "funding capped in the comparison",
+    KEPT: "counted as it is, but listed",
+}
+
+
+def _bound(value: float) -> str:
+    return f"{value:g}"
+
+
+def exclusions_markdown(
+    headline: AllocationHeadline, exclusions: pd.DataFrame, rules: OutlierParams
+) -> str:
+    """Which practices the comparison left out, capped or only listed, by name with the
+    reason, from the published ``allocation_exclusions`` table; one sentence when none."""
+    median = headline.median_funding_per_nwp_gbp
+    reference = (
+        f" {_bound(rules.low)} to {_bound(rules.high)} times the median of the ordinary "
+        f"practices ({gbp(median)} per need-weighted patient)"
+        if median is not None
+        else f" {_bound(rules.low)} to {_bound(rules.high)} times the median of the "
+        "ordinary practices"
+    )
+    if exclusions.empty:
+        return (
+            "**No practice was excluded or capped.** Every practice's funding per "
+            f"need-weighted patient lies within{reference}, none is a special service "
+            "and the ICB excluded none by name (`allocation.outliers`)."
+        )
+    parts = [
+        f"**{number} practice(s)** {STATUS_WORDS[status]}"
+        for status, number in (
+            (EXCLUDED, headline.n_excluded),
+            (CAPPED, headline.n_capped),
+            (KEPT, headline.n_kept),
+        )
+        if number
+    ]
+    lines = [
+        "Some practices' funding cannot be compared with the others' like for like: special "
+        f"services, practices named by the ICB, and practices outside{reference}. "
+        f"Under the rules of `allocation.outliers`: {'; '.join(parts)}.",
+        "",
+    ]
+    for row in exclusions.itertuples(index=False):
+        name = escape_markdown(str(row.practice_name or row.practice_code))
+        amounts = (
+            f" Funding {gbp(row.funding_gbp)}, counted as {gbp(row.counted_funding_gbp)}."
+            if row.status == CAPPED
+            else ""
+        )
+        lines.append(
+            f"- **{name}** ({escape_markdown(str(row.practice_code))}), "
+            f"{STATUS_WORDS[row.status]}: {escape_markdown(str(row.reason))}.{amounts}"
+        )
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from pcfm.allocation.exclusions import CAPPED, EXCLUDED, EXCLUSIONS_TABLE, KEPT
 from pcfm.allocation.headline import AllocationHeadline, HeadlineTableError
 from pcfm.allocation.sensitivity import SENSITIVITY_TABLE
 from pcfm.base.folder import RunFolder
@@ -70,6 +71,29 @@ def read_uncertain(folder: RunFolder, headline: AllocationHeadline) -> pd.DataFr
             f"practice(s), but allocation_headline.csv says n_eligibility_uncertain = {expected}"
         )
     return uncertain
+
+
+def read_exclusions(folder: RunFolder, headline: AllocationHeadline) -> pd.DataFrame:
+    """The published practices excluded, capped or kept and listed, checked against the
+    headline counts they must match."""
+    exclusions = read_table(
+        folder, EXCLUSIONS_TABLE, ("practice_code", "practice_name", "status", "reason")
+    )
+    exclusions["practice_name"] = exclusions["practice_name"].fillna("")
+    found = exclusions["status"].value_counts()
+    expected = {EXCLUDED: headline.n_excluded, CAPPED: headline.n_capped, KEPT: headline.n_kept}
+    for status, count in expected.items():
+        if int(found.get(status, 0)) != count:
+            raise ReportInputError(
+                f"{folder.publishable / f'{EXCLUSIONS_TABLE}.csv'}: {int(found.get(status, 0))} "
+                f"practice(s) {status}, but allocation_headline.csv says n_{status} = {count}"
+            )
+    unknown = sorted(set(exclusions["status"]) - set(expected))
+    if unknown:
+        raise ReportInputError(
+            f"{folder.publishable / f'{EXCLUSIONS_TABLE}.csv'}: unknown status(es) {unknown}"
+        )
+    return exclusions
 
 
 def read_sensitivity(folder: RunFolder) -> pd.DataFrame | None:

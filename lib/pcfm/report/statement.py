@@ -7,14 +7,16 @@ already published (``publishable/allocation.csv`` and ``allocation_summary.json`
 the run's ``params.yml`` through :func:`pcfm.params.load_params`; columns that a run does
 not write (the bootstrap's interval and probability, the decomposition) are left out of
 the statement rather than guessed. Whether the practice's eligibility is uncertain is
-stage 04's decision (column ``eligibility_uncertain``), only put into words here.
+stage 04's decision (column ``eligibility_uncertain``), only put into words here; so is
+whether it was excluded from the comparison or capped (column ``status``, with the reason
+from ``allocation_exclusions.csv``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,8 @@ class StatementInputs:
     rows: dict[str, dict[str, str]]
     summary: dict[str, Any]
     params: Params
+    #: Rows of ``allocation_exclusions.csv`` by practice code (the practices not ordinary).
+    exclusions: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def read_statement_inputs(run_dir: str | Path) -> StatementInputs:
@@ -66,13 +70,18 @@ def read_statement_inputs(run_dir: str | Path) -> StatementInputs:
         raise StatementError(f"{allocation_path}: missing; run the allocation stage first")
     with allocation_path.open(encoding="utf-8", newline="") as handle:
         rows = {row["practice_code"]: row for row in csv.DictReader(handle)}
+    exclusions_path = run_dir / "publishable" / "allocation_exclusions.csv"
+    exclusions: dict[str, dict[str, str]] = {}
+    if exclusions_path.exists():
+        with exclusions_path.open(encoding="utf-8", newline="") as handle:
+            exclusions = {row["practice_code"]: row for row in csv.DictReader(handle)}
     summary_path = run_dir / "publishable" / "allocation_summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
     try:
         params = load_params(run_dir / "params.yml")
     except ParameterError as error:
         raise StatementError(str(error)) from None
-    return StatementInputs(rows, summary, params)
+    return StatementInputs(rows, summary, params, exclusions)
 
 
 def _number(row: dict[str, str], column: str) -> float | None:
@@ -191,21 +200,51 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
             "",
         ]
     lines += ["### Your funding against your need", ""]
+    # The statuses of pcfm.allocation.exclusions (not imported: it needs pandas).
+    status = row.get("status", "") or "ordinary"
+    listed = inputs.exclusions.get(practice_code)
+    if status != "ordinary" and listed is None:
+        raise StatementError(
+            f"allocation.csv: practice {practice_code} has status {status!r} but is not in "
+            "allocation_exclusions.csv"
+        )
+    reason = escape_markdown(listed["reason"]) if listed else ""
+    excluded = status == "excluded"
     funding_vs_icb = _number(row, "funding_vs_icb_average")
     if per_nwp is not None and icb_average and funding_vs_icb is not None:
         above = "above" if funding_vs_icb >= 0 else "below"
-        lines.append(
+        actual = (
             f"Your current funding of {gbp(funding or 0.0, pence=False)} is "
-            f"**{gbp(per_nwp)} per need-weighted patient**, {percent(abs(funding_vs_icb))} "
-            f"{above} the ICB average of {gbp(float(icb_average))}."
+            f"**{gbp(per_nwp)} per need-weighted patient**"
         )
-    category = row.get("category", "")
+        if status == "capped":
+            lines.append(
+                f"{actual}. For the comparison with other practices it is capped: {reason}. "
+                f"Counted that way it is {percent(abs(funding_vs_icb))} {above} the ICB "
+                f"average of {gbp(float(icb_average))}."
+            )
+        else:
+            lines.append(
+                f"{actual}, {percent(abs(funding_vs_icb))} {above} the ICB average of "
+                f"{gbp(float(icb_average))}."
+            )
+    if excluded:
+        lines.append(
+            f"**Your practice is left out of the funding comparison and of this allocation**: "
+            f"{reason}. Its funding is not counted in the ICB average, it is in no funding "
+            "category and it is not eligible."
+        )
+    elif status == "kept":
+        lines.append(
+            f"Your practice is listed, but compared with the other practices as it is: {reason}."
+        )
+    category = "" if excluded else row.get("category", "")
     if category:
         lines.append(
             f"That puts your practice in **funding category {category} of {n_categories}** "
             "(1 = the most under-funded for its patients' need)."
         )
-    eligible = row.get("eligible", "")
+    eligible = "" if excluded else row.get("eligible", "")
     p_eligible = _number(row, "p_eligible")
     if eligible:
         funded = eligible.strip().lower() in {"true", "1", "yes"}
@@ -214,7 +253,8 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
             "this allocation."
         )
     uncertain = _flag(row, "eligibility_uncertain")
-    if p_eligible is not None and uncertain is not None:
+    # An excluded practice is eligible in no replicate: there is nothing to be unsure of.
+    if p_eligible is not None and uncertain is not None and not excluded:
         replicates = summary.get("bootstrap_replicates", "")
         words = certainty_words(
             p_eligible, uncertain, allocation_params.uncertain_low, allocation_params.uncertain_high
@@ -227,7 +267,7 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
     elif eligible:
         lines.append("The uncertainty of eligibility was not estimated in this run.")
     after = _number(row, "funding_per_nwp_after_gbp")
-    if after is not None:
+    if after is not None and not excluded:
         lines.append(
             f"With the allocation, your funding is {gbp(after)} per need-weighted patient."
         )
