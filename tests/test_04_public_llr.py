@@ -70,21 +70,41 @@ def test_the_student_practice_is_not_under_funded_once_all_its_money_counts(
     llr_practices, llr_global_sum
 ):
     # De Montfort Surgery (C82020) is paid its core money as "Other Payments". Counting the
-    # global sum only, it looked funded at a sixth of the average and took a large share of
-    # the top-up; counting every line less pass-through, it is an ordinary practice.
-    params = AllocationParams(policy="top_up_to_average", budget_gbp=2_850_000)
-    shares = {}
-    for name, practices in (("global sum", llr_global_sum), ("all lines", llr_practices)):
+    # global sum only and keeping every practice, it looked funded at a sixth of the average
+    # and took a large share of the top-up; the outlier rule's default then excludes it.
+    # Counting every line less pass-through, it is an ordinary practice.
+    keep = AllocationParams(
+        policy="top_up_to_average", budget_gbp=2_850_000, outliers={"rule": "keep"}
+    )
+    default = AllocationParams(policy="top_up_to_average", budget_gbp=2_850_000)
+    runs = {
+        "global sum, kept": (llr_global_sum, keep),
+        "global sum, default rule": (llr_global_sum, default),
+        "all lines, default rule": (llr_practices, default),
+    }
+    tables = {}
+    for name, (practices, params) in runs.items():
         comparison = compare_funding(_carr_hill_need(practices), practices, params)
-        table = allocate(comparison, params).table.set_index("practice_code")
-        shares[name] = table.loc["C82020", "allocation_gbp"] / table["allocation_gbp"].sum()
-        ratio = table.loc["C82020", "funding_ratio"]
-        if name == "all lines":
-            assert 0.8 < ratio < 1.25
-        else:
-            assert ratio < 0.3
-    assert shares["global sum"] > 0.15
-    assert shares["all lines"] < 0.02
+        tables[name] = allocate(comparison, params).table.set_index("practice_code")
+
+    def share(name: str) -> float:
+        table = tables[name]
+        return table.loc["C82020", "allocation_gbp"] / table["allocation_gbp"].sum()
+
+    assert tables["global sum, kept"].loc["C82020", "funding_ratio"] < 0.3
+    assert share("global sum, kept") > 0.15
+    assert tables["global sum, default rule"].loc["C82020", "status"] == "excluded"
+    assert share("global sum, default rule") == 0
+    all_lines = tables["all lines, default rule"]
+    assert all_lines.loc["C82020", "status"] == "ordinary"
+    assert 0.8 < all_lines.loc["C82020", "funding_ratio"] < 1.25
+    assert share("all lines, default rule") < 0.02
+    # No practice gets more than with its full core money counted and the rule applied.
+    assert (all_lines["allocation_gbp"] <= all_lines["gap_gbp"] + 0.005).all()
+    # The special services are excluded by default and get nothing.
+    for code in ("C82670", "Y00344"):
+        assert all_lines.loc[code, "status"] == "excluded"
+        assert all_lines.loc[code, "allocation_gbp"] == 0
 
 
 def test_top_up_on_real_practices_adds_up_to_the_penny(llr_practices):

@@ -119,6 +119,16 @@ def test_the_report_lists_every_adjustment(run_dir: Path) -> None:
         assert code in text, code
     assert "Shropshire, Telford and Wrekin" in text
     assert "Telford and Wrekin" in text and "Reimbursement of Drugs" in text
+    # The board paper names every practice the outlier rules excluded, capped or kept.
+    board = " ".join(
+        " ".join((page.extract_text() or "").split())
+        for page in PdfReader(io.BytesIO((report / "board-paper.pdf").read_bytes())).pages
+    )
+    exclusions = pd.read_csv(run_dir / "publishable" / "allocation_exclusions.csv")
+    for name in exclusions["practice_name"]:
+        assert " ".join(str(name).split()) in board, name
+    if exclusions.empty:
+        assert "No practice was excluded or capped" in board
 
 
 def test_rules_changed_without_a_rebuild_are_refused(set_up: Path, tmp_path: Path) -> None:

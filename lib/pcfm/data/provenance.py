@@ -97,7 +97,6 @@ def read_provenance(data_dir: Path, params: Params, practices: pd.DataFrame) -> 
             adjustments=pd.DataFrame(columns=list(ADJUSTMENT_COLUMNS)),
             funding_lines=pd.DataFrame(
                 {
-                    "payments_year": [""],
                     "payment_line": ["practices.current_funding_gbp, as supplied"],
                     "counted": ["yes"],
                     "total_gbp": [float(practices["current_funding_gbp"].sum())],

@@ -131,6 +131,4 @@ def funding_lines_table(rule: FundingRule, amounts: pd.DataFrame) -> pd.DataFram
             "practices_paid": int((amounts[list(rule.counted)] != 0).any(axis=1).sum()),
         }
     )
-    table = pd.DataFrame(rows)
-    table.insert(0, "payments_year", rule.year)
-    return table
+    return pd.DataFrame(rows)
