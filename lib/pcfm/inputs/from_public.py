@@ -443,9 +443,8 @@ def assemble_public_icb(
                 "list changed",
                 moved["scale"].map(
                     lambda scale: (
-                        f"list x{scale:.2f} from {year} to {extract} (more than "
-                        f"{threshold:.0%}); funding and weighted list carried at {year}'s amount "
-                        "per patient"
+                        f"list x{scale:.2f} from {year} to {extract}; funding and "
+                        "weighted list carried per patient"
                     )
                 ),
             )
