@@ -68,7 +68,11 @@ _STATISTICS: tuple[tuple[str, str, str], ...] = (
         "Pearson dispersion",
         "Pearson χ² ÷ residual degrees of freedom (1 if the family's variance is right).",
     ),
-    ("nb_alpha", "NB dispersion α", "Var = μ + αμ² (0 for Poisson)."),
+    (
+        "nb_alpha",
+        "NB dispersion α between cells",
+        "Var = μ + αμ² of a cell's workload, not a patient's (0 for Poisson; methodology).",
+    ),
     ("iterations", "IRLS iterations", "Iterations to convergence (tolerance 1e-11 on log scale)."),
 )
 
