@@ -19,6 +19,7 @@ import pytest
 
 from pcfm.data.cells import build_cell_tables
 from pcfm.inputs.synthetic import generate_synthetic_icb
+from pcfm.model import ModelSpecificationError, fit_workload_model
 from pcfm.model.alternatives import (
     SPECIFIED,
     compare_need_indices,
@@ -31,6 +32,7 @@ from pcfm.model.diagnostics import (
     FLAT_RATE,
     NEED_WITHOUT_PRACTICE_EFFECTS,
 )
+from pcfm.model.figures import prediction_comparison_figure
 from pcfm.model.held_out import (
     HELD_OUT_COLUMNS,
     PATIENT_FOLD,
@@ -61,7 +63,8 @@ def synthetic(tmp_path_factory) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
 
 def test_02_held_out_patients_rank_the_need_model_first(synthetic):
     _, _, fold_cells = synthetic
-    metrics, predictions = validate_held_out_patients(fold_cells, STERILISED)
+    metrics, predictions, not_fitted = validate_held_out_patients(fold_cells, STERILISED)
+    assert not not_fitted
     assert list(metrics.columns) == HELD_OUT_COLUMNS
     deviance = metrics.set_index("method")["poisson_deviance"]
     need = deviance.iloc[0]
@@ -165,3 +168,34 @@ def test_02_observed_workload_comparison_is_labelled_as_supply_not_a_ranking(pro
     chapter = (project_files / "methodology" / "02-workload-model.qmd").read_text()
     assert "Observed workload against need" in chapter
     assert "#tbl-validation-held-out" in chapter and "#tbl-truth-recovery" in chapter
+
+
+def test_02_practice_effects_where_they_cannot_be_used_stop_with_the_parameter_named(tmp_path):
+    """The tiny ICB of the e2e tests: its deprived practices hold only deprived patients."""
+    generate_synthetic_icb(7, n_patients=3000, n_practices=8).write(tmp_path)
+    cells = build_cell_tables(tmp_path, _params(seed=7))[0]
+    with pytest.raises(ModelSpecificationError, match="imd_quintile=1") as raised:
+        fit_workload_model(cells, ModelParams())  # the default: practice effects
+    assert "model.supply_sterilisation: none" in str(raised.value)
+    assert "the default" in str(raised.value)
+    fit_workload_model(cells, ModelParams(supply_sterilisation="none"))
+    # Every practice a single cell: nothing varies within practices.
+    single = cells.groupby("practice_code", as_index=False).head(1)
+    single = single.assign(age_sex=["F:30-34", "M:0-4"] * 4, imd_quintile=[1, 5] * 4)
+    with pytest.raises(ModelSpecificationError, match="every one of the 8 practices has a single"):
+        fit_workload_model(single, ModelParams())
+    # The held-out validation of the naive model leaves out the fit with practice effects,
+    # saying why, and still scores the others.
+    fold_cells = build_cell_tables(tmp_path, _params(seed=7))[1]
+    naive = ModelParams(supply_sterilisation="none")
+    metrics, _, not_fitted = validate_held_out_patients(fold_cells, naive)
+    assert list(not_fitted) == ["need model with practice effects"]
+    assert "collinear with the practice effects" in not_fitted["need model with practice effects"]
+    assert "need model with practice effects" not in set(metrics["method"])
+    assert len(metrics) == 4
+
+
+def test_02_observed_workload_figure_says_it_carries_supply():
+    metrics = pd.DataFrame({"method": ["need model (x)", "flat"], "r_squared": [0.4, -0.1]})
+    figure = prediction_comparison_figure(metrics)
+    assert "supply" in figure.axes[0].get_xlabel()

@@ -135,7 +135,9 @@ def _with_practice_effect(
     return held_rate * held[EXPOSURE].to_numpy(dtype=float) * held_ratio
 
 
-def held_out_predictions(fold_cells: pd.DataFrame, model_params: ModelParams) -> pd.DataFrame:
+def held_out_predictions(
+    fold_cells: pd.DataFrame, model_params: ModelParams
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Each held-out cell's workload as predicted by every method, fitted on the other folds.
 
     Args:
@@ -143,12 +145,15 @@ def held_out_predictions(fold_cells: pd.DataFrame, model_params: ModelParams) ->
         model_params: The need model as specified.
 
     Returns:
-        One row per held-out cell and method: method, patient_fold, practice_code, exposure,
-        patients, workload (observed) and predicted (restricted: these are cells).
+        ``(predictions, not_fitted)``: one row per held-out cell and method (method,
+        patient_fold, practice_code, exposure, patients, workload observed and predicted;
+        restricted: these are cells), and the comparator models that could not be fitted on
+        some fold's training patients, with the reason (they are left out, not fatal).
 
     Raises:
         CellsError: no ``patient_fold`` column, or fewer than two folds.
-        ModelSpecificationError: a need model cannot be fitted on some training folds.
+        ModelSpecificationError: the need model as specified cannot be fitted on some fold's
+            training patients.
     """
     if PATIENT_FOLD not in fold_cells.columns:
         raise CellsError(f"cells: the held-out validation needs a '{PATIENT_FOLD}' column")
@@ -159,27 +164,42 @@ def held_out_predictions(fold_cells: pd.DataFrame, model_params: ModelParams) ->
         )
     methods = _methods(model_params)
     fold_of_row = fold_cells[PATIENT_FOLD].to_numpy()
-    frames = []
-    for fold in folds:
-        held = fold_cells[fold_of_row == fold].reset_index(drop=True)
-        train = collapse_folds(fold_cells[fold_of_row != fold])
-        for label, method in methods.items():
-            train_rate, held_rate = _need_rate(method, train, held, int(fold), label)
-            predicted = _with_practice_effect(train, held, train_rate, held_rate)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "method": label,
-                        PATIENT_FOLD: int(fold),
-                        PRACTICE: held[PRACTICE].astype(str).to_numpy(),
-                        EXPOSURE: held[EXPOSURE].to_numpy(dtype=float),
-                        "patients": held["patients"].to_numpy(),
-                        WORKLOAD: held[WORKLOAD].to_numpy(dtype=float),
-                        "predicted": predicted,
-                    }
-                )
-            )
-    return pd.concat(frames, ignore_index=True)
+    splits = [
+        (
+            int(fold),
+            collapse_folds(fold_cells[fold_of_row != fold]),
+            fold_cells[fold_of_row == fold].reset_index(drop=True),
+        )
+        for fold in folds
+    ]
+    frames, not_fitted = [], {}
+    specified = next(iter(methods))
+    for label, method in methods.items():
+        try:
+            frames += [_predict_fold(label, method, *split) for split in splits]
+        except ModelSpecificationError as error:
+            if label == specified:
+                raise
+            not_fitted[label] = str(error)
+            frames = [frame for frame in frames if frame["method"].iloc[0] != label]
+    return pd.concat(frames, ignore_index=True), not_fitted
+
+
+def _predict_fold(
+    label: str, method: ModelParams | str, fold: int, train: pd.DataFrame, held: pd.DataFrame
+) -> pd.DataFrame:
+    train_rate, held_rate = _need_rate(method, train, held, fold, label)
+    return pd.DataFrame(
+        {
+            "method": label,
+            PATIENT_FOLD: fold,
+            PRACTICE: held[PRACTICE].astype(str).to_numpy(),
+            EXPOSURE: held[EXPOSURE].to_numpy(dtype=float),
+            "patients": held["patients"].to_numpy(),
+            WORKLOAD: held[WORKLOAD].to_numpy(dtype=float),
+            "predicted": _with_practice_effect(train, held, train_rate, held_rate),
+        }
+    )
 
 
 def _deviance(observed: np.ndarray, predicted: np.ndarray) -> float:
@@ -245,16 +265,16 @@ def held_out_metrics(predictions: pd.DataFrame, n_groups: int = 10) -> dict[str,
 
 def validate_held_out_patients(
     fold_cells: pd.DataFrame, model_params: ModelParams
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Score every method on held-out patients within practices (see the module docstring).
 
     Returns:
-        ``(metrics, predictions)``: metrics has one row per method with
+        ``(metrics, predictions, not_fitted)``: metrics has one row per method with
         :data:`HELD_OUT_COLUMNS` (``rank`` 1 = lowest held-out deviance; ``held_out_patients``
-        counts every patient once, each being held out once); predictions is
-        :func:`held_out_predictions` (restricted).
+        counts every patient once, each being held out once); predictions and not_fitted are
+        :func:`held_out_predictions`'s (predictions restricted).
     """
-    predictions = held_out_predictions(fold_cells, model_params)
+    predictions, not_fitted = held_out_predictions(fold_cells, model_params)
     n_folds = predictions[PATIENT_FOLD].nunique()
     rows = []
     for method, table in predictions.groupby("method", sort=False):
@@ -268,4 +288,4 @@ def validate_held_out_patients(
         )
     metrics = pd.DataFrame(rows)
     metrics["rank"] = metrics["poisson_deviance"].rank(method="min").astype(int)
-    return metrics[HELD_OUT_COLUMNS], predictions
+    return metrics[HELD_OUT_COLUMNS], predictions, not_fitted

@@ -163,10 +163,14 @@ def _held_out_validation(
     ctx: RunContext, fold_cells: pd.DataFrame, notes: list[str]
 ) -> pd.DataFrame:
     try:
-        metrics, _ = validate_held_out_patients(fold_cells, ctx.params.model)
+        metrics, _, not_fitted = validate_held_out_patients(fold_cells, ctx.params.model)
     except ModelSpecificationError as error:
         notes.append(f"Validation on held-out patients not run: {error}")
         return pd.DataFrame(columns=HELD_OUT_COLUMNS)
+    notes += [
+        f"Validation on held-out patients: '{label}' left out, as it could not be fitted: {reason}"
+        for label, reason in not_fitted.items()
+    ]
     return metrics
 
 

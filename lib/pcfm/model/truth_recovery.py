@@ -124,6 +124,7 @@ def truth_recovery(
             }
         )
     result = pd.DataFrame(rows, columns=TRUTH_RECOVERY_COLUMNS)
+    result["practices_in_other_quintile"] = result["practices_in_other_quintile"].astype("Int64")
     return result.sort_values(
         "specification", key=lambda s: s != SPECIFIED, kind="stable"
     ).reset_index(drop=True)

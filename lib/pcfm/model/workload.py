@@ -195,10 +195,20 @@ def _check_identifiable(
     eigenvalues, eigenvectors = np.linalg.eigh(information / np.outer(scale, scale))
     if eigenvalues[0] < 1e-10:
         involved = [terms[k] for k in np.flatnonzero(np.abs(eigenvectors[:, 0]) > 0.1)]
+        if absorbed:
+            raise ModelSpecificationError(
+                f"terms {first_values(involved, 8)} are collinear with the practice effects "
+                "(model.supply_sterilisation: practice_effects, the default): rate ratios are "
+                "then estimated within practices, and in these cells the practices that hold "
+                "these levels hold too few of the other levels to compare them (e.g. a small ICB "
+                "whose deprived practices have only deprived patients); merge sparse levels, "
+                "drop the covariate from model.covariates or set "
+                "model.supply_sterilisation: none"
+            )
         raise ModelSpecificationError(
             f"terms {first_values(involved, 8)} are collinear in these cells (one is a "
-            f"combination of the others{' and the practice effects' if absorbed else ''}), so "
-            "their rate ratios are not identified; merge sparse levels or drop a covariate"
+            "combination of the others), so their rate ratios are not identified; merge "
+            "sparse levels or drop a covariate"
         )
 
 
