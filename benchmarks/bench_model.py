@@ -10,7 +10,10 @@ practice supply effects), aggregates it to cells, and times in the same process:
    per practice (the baseline the absorbed fit replaces), and the largest difference in
    coefficients between the two;
 4. the naive patient-level statsmodels fit (formula interface, practice dummies) on a 10%
-   random subsample of patients, scaled ×10 to the whole ICB (its cost is linear in rows).
+   random subsample of patients, scaled ×10 to the whole ICB (its cost is linear in rows);
+5. the two validations of stage 02 with the practice-effects model: the cross-validation by
+   practice (``compare_practice_predictions``) and the validation on held-out patients within
+   practices (``validate_held_out_patients``, on cells split into 5 patient folds).
 
 Run: ``.venv/bin/python benchmarks/bench_model.py [--patients N] [--skip-dense]``.
 """
@@ -26,6 +29,8 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
 from pcfm.model import fit_workload_model
+from pcfm.model.diagnostics import compare_practice_predictions
+from pcfm.model.held_out import validate_held_out_patients
 from pcfm.params.model import ALL_COVARIATES, ModelParams
 
 COVARIATES = ALL_COVARIATES
@@ -142,6 +147,7 @@ def main() -> None:
         f"cell fit, negative binomial + practice effects: {nb_s:8.2f} s "
         f"(alpha {nb.summary['nb_alpha']:.3g}, profile likelihood over alpha)"
     )
+    _time_validations(patients, sterilised_params, args.seed)
     if args.skip_dense:
         return
 
@@ -166,6 +172,28 @@ def main() -> None:
     print(f"  dense statsmodels cell fit      : {dense_s / sterilised_s:8.1f}×")
     print(f"  patient-level statsmodels (est.): {patient_s / sterilised_s:8.1f}×")
     print(f"  cell fit without practice effects: {naive_s / sterilised_s:8.2f}×")
+
+
+def _time_validations(patients: pd.DataFrame, model_params: ModelParams, seed: int) -> None:
+    """Time stage 02's two validations (5 folds each) on the same patients."""
+    fold = np.random.default_rng(seed).integers(1, 6, len(patients))
+    fold_cells, split_s = timed(
+        lambda: (
+            patients.assign(patient_fold=fold, patients=1)
+            .groupby([*CELL_COLUMNS, "patient_fold"], sort=True)[
+                ["workload", "exposure", "patients"]
+            ]
+            .sum()
+            .reset_index()
+        )
+    )
+    cells = fold_cells.drop(columns="patient_fold").groupby(CELL_COLUMNS).sum().reset_index()
+    _, practice_s = timed(compare_practice_predictions, cells, model_params, seed, 5)
+    (metrics, _, _), held_out_s = timed(validate_held_out_patients, fold_cells, model_params)
+    print(f"cells split by 5 patient folds: {len(fold_cells):,} rows ({split_s:.1f} s)")
+    print(f"validation, practices held out (5 folds)         : {practice_s:8.2f} s")
+    print(f"validation, patients held out within practices   : {held_out_s:8.2f} s")
+    print(metrics[["method", "rank", "deviance_explained", "r_squared"]].to_string(index=False))
 
 
 def _need_coefficients(params: pd.Series) -> pd.Series:

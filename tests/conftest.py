@@ -54,6 +54,10 @@ data:
   synthetic:
     n_patients: 3000
     n_practices: 8
+# 8 practices whose deprived practices hold only deprived patients: deprivation is not
+# identified within practices, so this ICB is fitted without them (test_02_model_validation).
+model:
+  supply_sterilisation: none
 allocation:
   budget_gbp: 100000.01
 """

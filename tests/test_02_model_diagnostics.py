@@ -147,7 +147,9 @@ def test_carr_hill_weights_worked_example():
 
 
 def test_alternative_specifications_change_one_thing_each():
-    params = ModelParams(covariates=["age_sex", "deprivation", "morbidity"])
+    params = ModelParams(
+        covariates=["age_sex", "deprivation", "morbidity"], supply_sterilisation="none"
+    )
     specs = alternative_specifications(params)
     assert next(iter(specs)) == SPECIFIED and specs[SPECIFIED] == params
     assert specs["family: negative_binomial"].family == "negative_binomial"
@@ -179,7 +181,9 @@ def _practices(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_fit_alternatives_and_comparisons(sim):
-    models, not_fitted = fit_alternatives(sim.cells, ModelParams(covariates=COVARIATES))
+    models, not_fitted = fit_alternatives(
+        sim.cells, ModelParams(covariates=COVARIATES, supply_sterilisation="none")
+    )
     assert not not_fitted
     assert next(iter(models)) == SPECIFIED
     coefficients = compare_coefficients(models)
@@ -207,7 +211,7 @@ def test_an_alternative_that_cannot_be_fitted_is_named_not_fatal(sim):
     # One practice holds every care-home resident: with practice effects the care-home term
     # cannot be separated from that practice's effect, so that alternative is not fitted.
     cells = sim.cells.assign(care_home=(sim.cells["practice_code"] == "P000").astype(int))
-    params = ModelParams(covariates=COVARIATES)
+    params = ModelParams(covariates=COVARIATES, supply_sterilisation="none")
     models, not_fitted = fit_alternatives(cells, params)
     assert SPECIFIED in models
     assert "supply sterilisation: practice_effects" in not_fitted
@@ -217,7 +221,9 @@ def test_an_alternative_that_cannot_be_fitted_is_named_not_fatal(sim):
 def test_figures_are_built_from_the_tables(sim, sterilised):
     models = {
         SPECIFIED: sterilised,
-        "none": fit_workload_model(sim.cells, ModelParams(covariates=COVARIATES)),
+        "none": fit_workload_model(
+            sim.cells, ModelParams(covariates=COVARIATES, supply_sterilisation="none")
+        ),
     }
     metrics = pd.DataFrame({"method": ["need model (x)", "flat"], "r_squared": [0.4, -0.1]})
     figures = [

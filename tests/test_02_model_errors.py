@@ -89,7 +89,7 @@ def test_term_constant_within_practices_cannot_be_sterilised(cells):
             confounded,
             ModelParams(covariates=COVARIATES, supply_sterilisation="practice_effects"),
         )
-    fit_workload_model(confounded, ModelParams(covariates=COVARIATES))
+    fit_workload_model(confounded, ModelParams(covariates=COVARIATES, supply_sterilisation="none"))
 
 
 def test_zero_workload_practice_is_dropped_from_the_practice_effects_fit(cells):

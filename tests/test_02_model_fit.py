@@ -74,7 +74,9 @@ def test_cell_fit_equals_patient_level_fit():
             from_patients.log_reference_level, abs=1e-8
         )
     # And independently of this code: statsmodels on the patient rows.
-    naive = fit_workload_model(sim.cells, ModelParams(covariates=ALL_COVARIATES))
+    naive = fit_workload_model(
+        sim.cells, ModelParams(covariates=ALL_COVARIATES, supply_sterilisation="none")
+    )
     patient_level = _dense_statsmodels(sim.patients, naive, practice_dummies=False)
     np.testing.assert_allclose(naive.coef, patient_level.params.to_numpy()[1:], rtol=0, atol=1e-8)
 
@@ -147,7 +149,9 @@ def test_age_sex_built_from_band_and_sex_and_ltc_cap_merges_bands():
 
 def test_summary_statistics_are_consistent():
     sim = simulate(seed=4, n_patients=6_000, n_practices=12, overdispersion=0.4)
-    model = fit_workload_model(sim.cells, ModelParams(covariates=ALL_COVARIATES))
+    model = fit_workload_model(
+        sim.cells, ModelParams(covariates=ALL_COVARIATES, supply_sterilisation="none")
+    )
     summary = model.summary
     assert summary["n_cells"] == len(sim.cells)
     assert summary["n_practices"] == 12
@@ -169,7 +173,11 @@ def test_summary_statistics_are_consistent():
 def test_negative_binomial_matches_statsmodels_maximum_likelihood():
     sim = simulate(seed=6, n_patients=3_000, n_practices=8, overdispersion=1.0)
     cells = sim.cells
-    params = ModelParams(covariates=["deprivation", "morbidity"], family="negative_binomial")
+    params = ModelParams(
+        covariates=["deprivation", "morbidity"],
+        family="negative_binomial",
+        supply_sterilisation="none",
+    )
     model = fit_workload_model(cells, params)
     design = sm.add_constant(model.encoder.matrix(_prepared(cells, model)))
     reference = sm.NegativeBinomial(

@@ -37,6 +37,10 @@ data:
   synthetic:
     n_patients: 30000
     n_practices: 30
+# issue 11's probe, fitted as it was then (the naive fit): with practice effects the need
+# indices are more precise and no practice's eligibility falls in the 0.3/0.7 band
+model:
+  supply_sterilisation: none
 allocation:
   policy: top_up_to_average
   budget_gbp: 500000

@@ -36,6 +36,10 @@ seed: 7
 data:
   source: folder
   folder: {folder}
+# 8 practices whose deprived practices hold only deprived patients: deprivation is not
+# identified within practices, so this ICB is fitted without them (test_02_model_validation).
+model:
+  supply_sterilisation: none
 allocation:
   policy: top_up_to_average
   budget_gbp: 100000.01

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from pcfm.base.artefacts import (
     CELLS,
+    CELLS_BY_PATIENT_FOLD,
     NEED_BY_SPECIFICATION,
     PRACTICE_NEED,
     PRACTICES,
@@ -66,7 +67,7 @@ STAGES: tuple[Stage, ...] = (
         chapter="methodology/01-data.qmd",
         summary="validates the four input tables and aggregates them to cells",
         sensitivity=PATIENT_LEVEL,
-        writes_restricted=(CELLS, PRACTICES),
+        writes_restricted=(CELLS, CELLS_BY_PATIENT_FOLD, PRACTICES),
         publishes=(
             "data_summary_by_place",
             "data_summary_by_imd_quintile",
@@ -85,7 +86,7 @@ STAGES: tuple[Stage, ...] = (
         chapter="methodology/02-workload-model.qmd",
         summary="fits the need-to-workload count regression and checks it",
         sensitivity=SMALL_CELLS,
-        needs=(CELLS, PRACTICES),
+        needs=(CELLS, CELLS_BY_PATIENT_FOLD, PRACTICES),
         writes_restricted=(WORKLOAD_MODEL, NEED_BY_SPECIFICATION),
         publishes=(
             "model_coefficients",
@@ -93,7 +94,9 @@ STAGES: tuple[Stage, ...] = (
             "model_practice_supply",
             "model_calibration_by_need_decile",
             "model_calibration_by_practice",
+            "model_validation_held_out",
             "model_validation_by_practice",
+            "model_truth_recovery",
             "model_sensitivity_coefficients",
             "model_sensitivity_need_index",
         ),
@@ -101,11 +104,14 @@ STAGES: tuple[Stage, ...] = (
             "rate_ratios",
             "calibration_by_need_decile",
             "calibration_by_practice",
+            "validation_held_out",
             "validation_by_practice",
             "sensitivity_deprivation",
             "need_index_with_and_without_practice_effects",
         ),
-        optional=("model_practice_supply",),  # only with model.supply_sterilisation
+        # model_practice_supply only with model.supply_sterilisation: practice_effects;
+        # model_truth_recovery only when the data folder has a truth (truth/, synthetic data)
+        optional=("model_practice_supply", "model_truth_recovery"),
     ),
     Stage(
         number=3,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CELLS",
+    "CELLS_BY_PATIENT_FOLD",
     "NEED_BY_SPECIFICATION",
     "PRACTICES",
     "PRACTICE_NEED",
@@ -40,6 +41,12 @@ CELLS = Restricted(
     ".parquet",
     "practice × covariate cells: workload, person-years, patients (small counts)",
 )
+CELLS_BY_PATIENT_FOLD = Restricted(
+    "cells_by_patient_fold",
+    ".parquet",
+    "the cells split by patient fold (a seeded hash of the patient id), for the validation "
+    "that holds out patients within practices (small counts)",
+)
 PRACTICES = Restricted(
     "practices",
     ".parquet",
@@ -66,6 +73,7 @@ PRACTICE_NEED = Restricted(
 #: Every restricted artefact a run writes (besides its input data), in stage order.
 RESTRICTED_ARTEFACTS: tuple[Restricted, ...] = (
     CELLS,
+    CELLS_BY_PATIENT_FOLD,
     PRACTICES,
     WORKLOAD_MODEL,
     NEED_BY_SPECIFICATION,

@@ -37,6 +37,7 @@ __all__ = [
     "CMS_BANDS",
     "LTC_BANDS",
     "activity_form",
+    "build_cell_tables",
     "build_cells",
     "cambridge_columns",
     "patient_deprivation_sql",
@@ -170,7 +171,19 @@ def _workload_sql(activity: SourceTable, data: DataParams) -> str:
     return f"CASE staff_type {cases} ELSE error({unweighted}) END"
 
 
-def _cells_sql(folder: DataFolder, data: DataParams, model: ModelParams) -> str:
+def _patient_fold_sql(seed: int, n_folds: int) -> str:
+    """SQL for a patient's fold, 1…n_folds: the MD5 of the seed and the patient id, modulo.
+
+    A hash, not a random draw, so the fold depends only on the patient and the seed: the same
+    patient is in the same fold whatever the order of the rows or the other patients.
+    """
+    key = f"{sql_literal(f'{int(seed)}:')} || r.patient_id"
+    return f"CAST(md5_number({key}) % {int(n_folds)} AS BIGINT) + 1"
+
+
+def _fold_cells_sql(folder: DataFolder, data: DataParams, model: ModelParams, seed: int) -> str:
+    """SQL of the cells split by patient fold, with exact sums (aggregated by `_cell_sums_sql`)."""
+    n_folds = model.cv_folds
     patients = folder.table("patients")
     activity = folder.table("activity")
     from_clause, decile, quintile, _ = patient_deprivation_sql(folder)
@@ -198,7 +211,7 @@ def _cells_sql(folder: DataFolder, data: DataParams, model: ModelParams) -> str:
     # Single years of age only when the model fits an age spline: band cells are unchanged.
     age_key = "age," if model.age_form == "spline" else ""
     age_column = "r.age," if age_key else ""
-    sql = f"""
+    return f"""
     WITH base AS (
         SELECT CAST(p.patient_id AS VARCHAR) AS patient_id, p.practice_code, p.age, p.sex,
                p.days_registered, p.newly_registered, p.care_home, p.interpreter_needed,
@@ -233,26 +246,63 @@ def _cells_sql(folder: DataFolder, data: DataParams, model: ModelParams) -> str:
                {cms_band}
                {acg_band}
                r.newly_registered, r.care_home, r.interpreter_needed,
-               r.days_registered, COALESCE(w.workload, 0) AS workload
+               r.days_registered, COALESCE(w.workload, 0) AS workload,
+               {_patient_fold_sql(seed, n_folds)} AS patient_fold
         FROM resolved AS r LEFT JOIN workload_per_patient AS w USING (patient_id)
     )
     SELECT practice_code, age_band, {age_key} sex, sex || ':' || age_band AS age_sex,
            imd_quintile, imd_decile, ltc_band, {cms_key}
-           newly_registered, care_home, interpreter_needed,
-           CAST(SUM(workload) AS DOUBLE) AS workload,
-           CAST(SUM(days_registered) AS DOUBLE) / {int(data.days_in_year)} AS exposure,
+           newly_registered, care_home, interpreter_needed, age_order, patient_fold,
+           SUM(workload) AS workload_exact,
+           SUM(days_registered) AS days_registered,
            CAST(COUNT(*) AS BIGINT) AS patients
     FROM labelled
     GROUP BY practice_code, sex, age_order, age_band, {age_key} imd_quintile, imd_decile, ltc_band,
-             {cms_key} newly_registered, care_home, interpreter_needed
-    ORDER BY practice_code, sex, age_order, {age_key} imd_quintile, imd_decile, ltc_band, {cms_key}
-             newly_registered, care_home, interpreter_needed
+             {cms_key} newly_registered, care_home, interpreter_needed, patient_fold
     """
-    return sql
+
+
+def _cell_sums_sql(keys: list[str], order: list[str], days_in_year: int) -> str:
+    """SQL that sums the fold cells (table ``fold_cells``) over every column not in ``keys``."""
+    listed = ", ".join(keys)
+    return f"""
+    SELECT {listed},
+           CAST(SUM(workload_exact) AS DOUBLE) AS workload,
+           CAST(SUM(days_registered) AS DOUBLE) / {int(days_in_year)} AS exposure,
+           CAST(SUM(patients) AS BIGINT) AS patients
+    FROM fold_cells
+    GROUP BY {listed}, age_order
+    ORDER BY {", ".join(order)}
+    """
+
+
+def _key_columns(folder: DataFolder, model: ModelParams) -> tuple[list[str], list[str]]:
+    """The cells' covariate columns in output order, and their sort order."""
+    patients = folder.table("patients")
+    optional = [
+        column
+        for column, present in (
+            ("cms_band", bool(cambridge_columns(patients))),
+            ("acg_band", patients.has("acg_rub")),
+        )
+        if present
+    ]
+    age = ["age"] if model.age_form == "spline" else []
+    flags = ["newly_registered", "care_home", "interpreter_needed"]
+    keys = ["practice_code", "age_band", *age, "sex", "age_sex", "imd_quintile", "imd_decile"]
+    keys += ["ltc_band", *optional, *flags]
+    order = ["practice_code", "sex", "age_order", *age, "imd_quintile", "imd_decile"]
+    order += ["ltc_band", *optional, *flags]
+    return keys, order
 
 
 def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
-    """Aggregate the data folder to covariate cells per practice.
+    """The covariate cells of :func:`build_cell_tables` (without the patient-fold split)."""
+    return build_cell_tables(data_dir, params)[0]
+
+
+def build_cell_tables(data_dir: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Aggregate the data folder to covariate cells per practice, whole and split by patient.
 
     Run :func:`pcfm.data.validate.validate_folder` first: this function trusts the types
     and codes it checks, and only re-checks what it needs to produce correct cells.
@@ -273,6 +323,12 @@ def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
         ``newly_registered``, ``care_home``, ``interpreter_needed``, ``workload``,
         ``exposure`` (person-years) and ``patients``; sorted by practice, sex, age band and
         the other covariates. Patients with no activity count with workload 0.
+
+        The second table is the same cells split by ``patient_fold`` (1…``model.cv_folds``,
+        after ``interpreter_needed``): each patient is in one fold, fixed by the MD5 hash of
+        the run's ``seed`` and the patient id, so the model stage can fit on some patients of
+        every practice and predict the others (`pcfm.model.held_out`). Summed over the folds it
+        is the first table exactly (sums are exact decimals until the last step).
 
     Raises:
         DataValidationError: a table is missing or unreadable, the workload measure needs
@@ -295,9 +351,17 @@ def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
         measure_problem = workload_measure_problem(folder.table("activity"), data.workload_measure)
         if measure_problem is not None:
             raise DataValidationError([measure_problem], data_dir)
-        sql = _cells_sql(folder, data, params.model)
+        keys, order = _key_columns(folder, params.model)
+        fold_sql = _fold_cells_sql(folder, data, params.model, params.seed)
+        days = int(data.days_in_year)
         try:
-            cells = folder.connection.execute(sql).df()
+            connection = folder.connection
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE fold_cells AS {fold_sql}")
+            cells = connection.execute(_cell_sums_sql(keys, order, days)).df()
+            fold_cells = connection.execute(
+                _cell_sums_sql([*keys, "patient_fold"], [*order, "patient_fold"], days)
+            ).df()
+            connection.execute("DROP TABLE fold_cells")
         except duckdb.Error as error:
             first_line = reader_error_summary(error)
             raise DataValidationError(
@@ -316,7 +380,7 @@ def build_cells(data_dir: Path, params: Params) -> pd.DataFrame:
         source_column = patient_deprivation_sql(folder)[3]
         patients_file = folder.table("patients").file_name
     _check_no_missing_band(cells, patients_file, source_column, data.unknown_area_rule, data_dir)
-    return cells.reset_index(drop=True)
+    return cells.reset_index(drop=True), fold_cells.reset_index(drop=True)
 
 
 def _check_no_missing_band(

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pcfm.base.artefacts import CELLS, PRACTICES
+from pcfm.base.artefacts import CELLS, CELLS_BY_PATIENT_FOLD, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.data.cells import build_cells
+from pcfm.data.cells import build_cell_tables
 from pcfm.data.provenance import check_made_by_rules, read_provenance
 from pcfm.data.read import read_practices
 from pcfm.data.validate import validate_folder
@@ -51,11 +51,12 @@ def run_data_stage(ctx: RunContext) -> DataStageResult:
     # Made by the stated rules? Checked before the long work, so a stale folder fails fast.
     check_made_by_rules(ctx.data_dir, ctx.params)
     quality = validate_folder(ctx.data_dir, ctx.params.data)
-    cells = build_cells(ctx.data_dir, ctx.params)
+    cells, cells_by_patient_fold = build_cell_tables(ctx.data_dir, ctx.params)
     practices = read_practices(ctx.data_dir)
     provenance = read_provenance(ctx.data_dir, ctx.params, practices)
     outputs = ctx.outputs
     outputs.write_restricted(cells, CELLS)
+    outputs.write_restricted(cells_by_patient_fold, CELLS_BY_PATIENT_FOLD)
     outputs.write_restricted(practices, PRACTICES)
 
     with_place = cells.merge(practices[["practice_code", "place"]], on="practice_code")

@@ -27,6 +27,7 @@ __all__ = [
     "CARR_HILL",
     "FLAT_RATE",
     "NEED_WITHOUT_PRACTICE_EFFECTS",
+    "NEED_WITH_PRACTICE_EFFECTS",
     "calibration_by_decile",
     "calibration_by_practice",
     "compare_practice_predictions",
@@ -34,10 +35,12 @@ __all__ = [
     "fit_statistics_table",
     "practice_folds",
     "prediction_metrics",
+    "specification_label",
 ]
 
 FLAT_RATE = "flat rate per person-year"
 NEED_WITHOUT_PRACTICE_EFFECTS = "need model without practice effects"
+NEED_WITH_PRACTICE_EFFECTS = "need model with practice effects"
 AGE_SEX_ONLY = "age-sex only model"
 CARR_HILL = "Carr-Hill 2007 age-sex weights"
 
@@ -299,7 +302,7 @@ def compare_practice_predictions(
     n_folds = n_folds or model_params.cv_folds
     folds = practice_folds(cells, n_folds, seed)
     tables = {
-        _specification_label(model_params): cross_validate_by_practice(
+        specification_label(model_params): cross_validate_by_practice(
             cells, model_params, seed, n_folds
         )
     }
@@ -326,7 +329,8 @@ def compare_practice_predictions(
     return metrics, predictions
 
 
-def _specification_label(model_params: ModelParams) -> str:
+def specification_label(model_params: ModelParams) -> str:
+    """How the validation tables name the need model as specified."""
     supply = (
         "with practice effects"
         if model_params.supply_sterilisation == "practice_effects"

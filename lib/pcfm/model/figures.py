@@ -103,8 +103,15 @@ def practice_calibration_figure(practices: pd.DataFrame) -> Figure:
     return figure
 
 
-def prediction_comparison_figure(metrics: pd.DataFrame) -> Figure:
-    """Out-of-sample practice-level R² of each method (cross-validated by practice)."""
+def prediction_comparison_figure(
+    metrics: pd.DataFrame,
+    column: str = "r_squared",
+    x_label: str = (
+        "R² of observed practice workload per person-year, practices held out "
+        "(observed workload carries each practice's supply)"
+    ),
+) -> Figure:
+    """A bar per method of one validation metric (default: R² against observed workload)."""
     table = metrics.iloc[::-1]
     figure = Figure(figsize=(7, 0.5 * len(table) + 1.4))
     axes = figure.add_subplot()
@@ -112,10 +119,10 @@ def prediction_comparison_figure(metrics: pd.DataFrame) -> Figure:
     colours = [
         NHS_BLUE if name.startswith("need model") else NHS_MID_GREY for name in table["method"]
     ]
-    axes.barh(positions, table["r_squared"], color=colours)
+    axes.barh(positions, table[column], color=colours)
     axes.axvline(0.0, color=NHS_DARK_GREY, linewidth=0.8)
     axes.set_yticks(positions, [_wrap(name) for name in table["method"]], fontsize=7)
-    axes.set_xlabel("Cross-validated R² of practice workload per person-year")
+    axes.set_xlabel(_wrap(x_label, 70))
     figure.tight_layout()
     return figure
 

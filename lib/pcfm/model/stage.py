@@ -1,9 +1,12 @@
 """Stage 02, workload model: fit need to workload on the cells, validate it, publish the results.
 
 Publishes (aggregates only): the rate ratios, fit statistics, practice supply ratios,
-calibration by decile of need and by practice, the practice-level cross-validated comparison
-with an age-sex-only model, the Carr-Hill 2007 weights and a flat rate, and the sensitivity of
-rate ratios and need indices to the specification. Hands to the later stages, through the
+calibration by decile of need and by practice, the validation on held-out patients within
+practices against an age-sex-only model, the Carr-Hill 2007 weights and a flat rate (the
+ranking of need models), the practice-level comparison with observed workload (how far
+delivered workload, which carries supply, is from each method), the recovery of the true need
+index when the data have one (synthetic data), and the sensitivity of rate ratios and need
+indices to the specification. Hands to the later stages, through the
 restricted area (`pcfm.model.store`), the fitted model itself (``workload_model``: stage 03
 predicts need and its decomposition from it, without refitting) and each specification's
 need table (``need_by_specification``: stage 04's sensitivity of allocations).
@@ -17,8 +20,9 @@ import pandas as pd
 from IPython.display import Markdown
 from matplotlib.figure import Figure
 
-from pcfm.base.artefacts import CELLS, PRACTICES
+from pcfm.base.artefacts import CELLS, CELLS_BY_PATIENT_FOLD, PRACTICES
 from pcfm.base.context import RunContext
+from pcfm.base.tables import markdown_table
 from pcfm.model import ModelSpecificationError, WorkloadModel
 from pcfm.model.alternatives import (
     SPECIFIED,
@@ -42,7 +46,9 @@ from pcfm.model.figures import (
     sensitivity_figure,
     unavailable_figure,
 )
+from pcfm.model.held_out import HELD_OUT_COLUMNS, validate_held_out_patients
 from pcfm.model.store import write_need_by_specification, write_workload_model
+from pcfm.model.truth_recovery import read_true_need_index, truth_recovery
 
 __all__ = [
     "ModelStageResult",
@@ -50,6 +56,7 @@ __all__ = [
     "rate_ratio_figure",
     "run_model_stage",
     "supply_pair",
+    "truth_recovery_table",
 ]
 
 #: Columns of the decile calibration shown in the report (the published CSV has them all).
@@ -84,8 +91,11 @@ class ModelStageResult:
     calibration_figure: Figure
     calibration_practices: pd.DataFrame
     practice_calibration_figure: Figure
+    held_out: pd.DataFrame
+    held_out_figure: Figure
     validation: pd.DataFrame
     validation_figure: Figure
+    truth_recovery: pd.DataFrame | None
     sensitivity_coefficients: pd.DataFrame
     sensitivity_display: pd.DataFrame
     sensitivity_figure: Figure
@@ -108,6 +118,16 @@ def notes_markdown(notes: list[str]) -> Markdown:
     if not notes:
         return Markdown("Every sensitivity analysis and the cross-validation ran as specified.")
     return Markdown("\n".join(f"- {note}" for note in notes))
+
+
+def truth_recovery_table(recovery: pd.DataFrame | None) -> Markdown:
+    """The truth-recovery table for the report, or why there is none."""
+    if recovery is None:
+        return Markdown(
+            "These data have no known truth (no `truth/true_need_index.csv` in the data "
+            "folder), so the need indices cannot be checked against one."
+        )
+    return markdown_table(recovery, landscape=True)
 
 
 def sensitivity_display(comparison: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
@@ -139,11 +159,27 @@ def _validation(ctx: RunContext, cells: pd.DataFrame, notes: list[str]) -> pd.Da
     return metrics
 
 
+def _held_out_validation(
+    ctx: RunContext, fold_cells: pd.DataFrame, notes: list[str]
+) -> pd.DataFrame:
+    try:
+        metrics, _, not_fitted = validate_held_out_patients(fold_cells, ctx.params.model)
+    except ModelSpecificationError as error:
+        notes.append(f"Validation on held-out patients not run: {error}")
+        return pd.DataFrame(columns=HELD_OUT_COLUMNS)
+    notes += [
+        f"Validation on held-out patients: '{label}' left out, as it could not be fitted: {reason}"
+        for label, reason in not_fitted.items()
+    ]
+    return metrics
+
+
 def run_model_stage(ctx: RunContext) -> ModelStageResult:
     """Fit the model and its alternatives, validate the model and publish the results."""
     outputs = ctx.outputs
     cells = outputs.read_restricted(CELLS)
     practices = outputs.read_restricted(PRACTICES)
+    fold_cells = outputs.read_restricted(CELLS_BY_PATIENT_FOLD)
     models, not_fitted = fit_alternatives(cells, ctx.params.model)
     notes = [
         f"Sensitivity analysis '{label}' not fitted: {reason}"
@@ -170,15 +206,32 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
         practice_supply = outputs.publish_table(model.practice_effects, "model_practice_supply")
     deciles = calibration_by_decile(model, cells)
     by_practice = calibration_by_practice(model, cells)
+    held_out = _held_out_validation(ctx, fold_cells, notes)
     metrics = _validation(ctx, cells, notes)
     comparison = compare_coefficients(models)
     need_indices = compare_need_indices(need_tables, cells)
+    truth = read_true_need_index(ctx.data_dir)
+    recovery = (
+        None
+        if truth is None
+        else outputs.publish_table(
+            truth_recovery(need_indices, truth, cells), "model_truth_recovery"
+        )
+    )
     pair = supply_pair(list(models))
 
     figures = {
         "rate_ratios": rate_ratio_figure(coefficients),
         "calibration_by_need_decile": calibration_figure(deciles),
         "calibration_by_practice": practice_calibration_figure(by_practice),
+        "validation_held_out": prediction_comparison_figure(
+            held_out,
+            "deviance_explained",
+            "Deviance explained on held-out patients, each predicted with its own practice's "
+            "level of workload",
+        )
+        if not held_out.empty
+        else unavailable_figure("The validation on held-out patients was not run."),
         "validation_by_practice": prediction_comparison_figure(metrics)
         if not metrics.empty
         else unavailable_figure("Cross-validation was not run."),
@@ -210,8 +263,11 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
         calibration_figure=figures["calibration_by_need_decile"],
         calibration_practices=outputs.publish_table(by_practice, "model_calibration_by_practice"),
         practice_calibration_figure=figures["calibration_by_practice"],
+        held_out=outputs.publish_table(held_out, "model_validation_held_out"),
+        held_out_figure=figures["validation_held_out"],
         validation=outputs.publish_table(metrics, "model_validation_by_practice"),
         validation_figure=figures["validation_by_practice"],
+        truth_recovery=recovery,
         sensitivity_coefficients=outputs.publish_table(
             comparison, "model_sensitivity_coefficients"
         ),

@@ -187,17 +187,28 @@ def _check_identifiable(
         if constant:
             raise ModelSpecificationError(
                 f"term(s) {first_values(constant)} do not vary within any practice, so they "
-                "cannot be separated from the practice effects; drop them or fit without "
-                "supply sterilisation"
+                "cannot be separated from the practice effects "
+                "(model.supply_sterilisation: practice_effects, the default); drop the "
+                "covariate from model.covariates or set model.supply_sterilisation: none"
             )
     scale = np.sqrt(variation)
     eigenvalues, eigenvectors = np.linalg.eigh(information / np.outer(scale, scale))
     if eigenvalues[0] < 1e-10:
         involved = [terms[k] for k in np.flatnonzero(np.abs(eigenvectors[:, 0]) > 0.1)]
+        if absorbed:
+            raise ModelSpecificationError(
+                f"terms {first_values(involved, 8)} are collinear with the practice effects "
+                "(model.supply_sterilisation: practice_effects, the default): rate ratios are "
+                "then estimated within practices, and in these cells the practices that hold "
+                "these levels hold too few of the other levels to compare them (e.g. a small ICB "
+                "whose deprived practices have only deprived patients); merge sparse levels, "
+                "drop the covariate from model.covariates or set "
+                "model.supply_sterilisation: none"
+            )
         raise ModelSpecificationError(
             f"terms {first_values(involved, 8)} are collinear in these cells (one is a "
-            f"combination of the others{' and the practice effects' if absorbed else ''}), so "
-            "their rate ratios are not identified; merge sparse levels or drop a covariate"
+            "combination of the others), so their rate ratios are not identified; merge "
+            "sparse levels or drop a covariate"
         )
 
 
@@ -285,6 +296,13 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         raise ModelSpecificationError(
             f"the cells hold {len(practice_codes)} practice(s); standard errors clustered by "
             "practice (and practice effects) need at least 2"
+        )
+    if absorbed and np.bincount(clusters).max() < 2:
+        raise ModelSpecificationError(
+            f"every one of the {len(practice_codes)} practices has a single cell, so practice "
+            "effects (model.supply_sterilisation: practice_effects, the default) fit each cell "
+            "exactly and leave no variation within practices to estimate need from; set "
+            "model.supply_sterilisation: none or use cells of finer need characteristics"
         )
     groups = clusters if absorbed else np.zeros(len(y), dtype=np.int64)
     _check_identifiable(design, groups, encoder.term_names, absorbed, exposure)

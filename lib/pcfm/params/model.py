@@ -96,12 +96,14 @@ class ModelParams(Section):
         ),
     )
     supply_sterilisation: Literal["none", "practice_effects"] = Field(
-        "none",
+        "practice_effects",
         description=(
-            "'practice_effects' fits practice fixed effects and predicts need with them held at "
-            "the ICB average (the level at which the ICB's predicted total workload equals its "
-            "observed total), so under-supply in deprived practices is not read as low need; "
-            "'none' fits need alone with one intercept."
+            "'practice_effects' (the default) fits practice fixed effects and predicts need with "
+            "them held at the ICB average (the level at which the ICB's predicted total "
+            "workload equals its observed total), so under-supply in deprived practices is not "
+            "read as low need; it needs every need term to vary within practices (a covariate "
+            "constant within every practice stops the run, naming it). 'none' fits need alone "
+            "with one intercept: the naive fit, which reads supply as need."
         ),
     )
     cv_folds: int = Field(
@@ -109,8 +111,9 @@ class ModelParams(Section):
         ge=2,
         le=20,
         description=(
-            "Folds of the cross-validation that holds out whole practices; practices are "
-            "assigned to folds at random from the run's seed."
+            "Folds of both validations: the one that holds out whole practices (assigned to "
+            "folds at random from the run's seed) and the one that holds out patients within "
+            "practices (each patient's fold fixed by a hash of the seed and the patient id)."
         ),
     )
     confidence_level: float = Field(
