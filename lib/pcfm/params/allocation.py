@@ -292,10 +292,11 @@ class AllocationParams(Section):
         ge=0.0,
         le=1.0,
         description=(
-            "A practice's eligibility is uncertain when the share of bootstrap replicates in "
-            "which it is eligible lies strictly between uncertain_low and uncertain_high; "
-            "stage 04 decides this once and every document reports that decision "
-            "(0.1 = eligible in more than 10% of replicates)."
+            "A practice not eligible in the run has robust eligibility only if it is eligible "
+            "in at most this share of bootstrap replicates (and under no credible alternative "
+            "model); otherwise its eligibility is uncertain. Stage 04 decides this once "
+            "(pcfm.allocation.certainty) and every document reports that decision (0.1 = "
+            "eligible in at most 10% of replicates, i.e. not eligible in at least 90%)."
         ),
     )
     uncertain_high: float = Field(
@@ -303,8 +304,9 @@ class AllocationParams(Section):
         ge=0.0,
         le=1.0,
         description=(
-            "Upper end of the uncertain band of eligibility (see uncertain_low): a practice "
-            "eligible in at least this share of replicates is not in doubt."
+            "A practice eligible in the run has robust eligibility only if it is eligible in "
+            "at least this share of bootstrap replicates and under every credible alternative "
+            "model (see uncertain_low); otherwise its eligibility is uncertain."
         ),
     )
 

@@ -105,14 +105,12 @@ def sensitivity_sentence(headline: AllocationHeadline) -> str:
     )
     if headline.n_credible_alternatives is None:
         return f"Under {headline.n_sensitivity_alternatives} alternative model(s), {category}."
-    benchmarks = headline.n_sensitivity_alternatives - headline.n_credible_alternatives
     return (
         f"Of {headline.n_sensitivity_alternatives} alternative model(s), "
         f"{headline.n_credible_alternatives} are credible (they keep the need covariates): "
         f"under them at most {headline.max_practices_changing_eligibility_credible} "
-        f"practice(s) change eligibility; under the {benchmarks} benchmark(s), which change "
-        f"what need is, at most {headline.max_practices_changing_eligibility_benchmark}; "
-        f"{category}."
+        "practice(s) change eligibility; under the benchmarks, which change what need is, "
+        f"at most {headline.max_practices_changing_eligibility_benchmark}; {category}."
     )
 
 
