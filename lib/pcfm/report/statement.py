@@ -284,8 +284,13 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
             funded if eligible else None,
             row.get("eligibility_flips_under", "") or "",
         )
+        resampled = (
+            "data with each practice's patients resampled"
+            if summary.get("bootstrap_resample") == "patients_within_practices"
+            else "resampled practices"
+        )
         lines.append(
-            f"When the model was re-estimated {replicates} times on resampled practices, your "
+            f"When the model was re-estimated {replicates} times on {resampled}, your "
             f"practice was in the funded group {p_eligible:.0%} of the time, so its "
             f"eligibility is {words}."
         )
