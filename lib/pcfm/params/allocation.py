@@ -252,10 +252,10 @@ class AllocationParams(Section):
         description=(
             "How a Poisson model is refitted in each replicate: 'newton' = Newton's method on "
             "the slopes started at the full-sample fit, on the cells weighted by the draw "
-            "(a few steps; about twenty times faster with practice effects at LLR scale), checked against "
-            "full refits on bootstrap_check_replicates replicates; 'full' = the fitting "
-            "routine of stage 02 on the drawn cells. A negative-binomial model is always "
-            "refitted in full."
+            "(a few steps; about twenty times faster with practice effects at LLR scale), "
+            "checked against full refits on bootstrap_check_replicates replicates; 'full' = "
+            "the fitting routine of stage 02 on the drawn cells. A negative-binomial model is "
+            "always refitted in full."
         ),
     )
     bootstrap_check_replicates: int = Field(
