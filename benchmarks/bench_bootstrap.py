@@ -1,13 +1,18 @@
 """Benchmark: the need-index bootstrap at LLR scale (127 practices, about 200,000 cells).
 
-Prints the time of the bootstrap as the package runs it and, as the baseline in the same
-process, the time per replicate of the plain approach (refit on the stacked resampled
-cells, predict every cell, rebuild the tables with pandas), with their ratio.
+Prints the time of the bootstrap as the package runs it (``allocation.bootstrap_refit:
+newton``, Newton's method from the full-sample fit, with its check against full refits and
+the largest difference in need index found) and, as baselines in the same process, the
+time per replicate of the old full refit of every replicate (``bootstrap_refit: full``) and
+of the plain approach (refit on the stacked resampled cells, predict every cell, rebuild
+the tables with pandas), with the ratios. ``--patients`` adds the bootstrap of patients
+within practices.
 
-The bootstrap refits through the model's public API (`pcfm.model.PracticeResampler`),
-which sums over practices only where that is exact (Poisson without practice effects).
+The bootstrap refits through the model's public API (`pcfm.model.PracticeResampler`,
+`pcfm.model.NewtonRefitter`).
 
-Run: ``.venv/bin/python benchmarks/bench_bootstrap.py [--replicates N] [--negative-binomial]``
+Run: ``.venv/bin/python benchmarks/bench_bootstrap.py [--replicates N] [--full-replicates N]
+[--patients] [--negative-binomial]``
 """
 
 from __future__ import annotations
@@ -79,8 +84,12 @@ def plain_replicate(cells, practices, model_params, allocation_params, rng) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replicates", type=int, default=200)
+    parser.add_argument("--replicates", type=int, default=500)
+    parser.add_argument("--full-replicates", type=int, default=10)
     parser.add_argument("--baseline-replicates", type=int, default=2)
+    parser.add_argument(
+        "--patients", action="store_true", help="also time resampling patients within practices"
+    )
     parser.add_argument(
         "--negative-binomial",
         action="store_true",
@@ -92,37 +101,53 @@ def main() -> None:
     print(
         f"cells: {len(cells):,}; practices: {len(practices)}; patients: {cells['patients'].sum():,}"
     )
-    allocation_params = AllocationParams(policy="top_up_to_average")
     full = ["age_sex", "deprivation", "morbidity", "newly_registered"]
-    for covariates, family, supply in (
-        (["age_sex", "deprivation"], "poisson", "none"),
-        (full, "poisson", "none"),
-        (full, "poisson", "practice_effects"),
-        (full, "negative_binomial", "none"),
-    ):
-        if family != "poisson" and not args.negative_binomial:
-            continue
+    cases = [
+        (["age_sex", "deprivation"], "poisson", "none", "practices"),
+        (full, "poisson", "none", "practices"),
+        (full, "poisson", "practice_effects", "practices"),
+    ]
+    if args.patients:
+        cases.append((full, "poisson", "practice_effects", "patients_within_practices"))
+    if args.negative_binomial:
+        cases.append((full, "negative_binomial", "none", "practices"))
+    for covariates, family, supply, resample in cases:
         model_params = ModelParams(
             covariates=covariates, family=family, supply_sterilisation=supply
         )
+        fast_params = AllocationParams(policy="top_up_to_average", bootstrap_resample=resample)
+        full_params = fast_params.model_copy(update={"bootstrap_refit": "full"})
         rng = np.random.default_rng(0)
         start = time.perf_counter()
         for _ in range(args.baseline_replicates):
-            plain_replicate(cells, practices, model_params, allocation_params, rng)
-        baseline_s = (time.perf_counter() - start) / args.baseline_replicates
+            plain_replicate(cells, practices, model_params, full_params, rng)
+        plain_s = (time.perf_counter() - start) / args.baseline_replicates
+
+        start = time.perf_counter()
+        old = bootstrap_need(
+            cells, practices, model_params, full_params, args.full_replicates, seed=20250401
+        )
+        full_s = (time.perf_counter() - start) / old.n_replicates
 
         start = time.perf_counter()
         result = bootstrap_need(
-            cells, practices, model_params, allocation_params, args.replicates, seed=20250401
+            cells, practices, model_params, fast_params, args.replicates, seed=20250401
         )
         total_s = time.perf_counter() - start
         per_replicate_s = total_s / result.n_replicates
+        check = (
+            f"checked against {result.n_checked} full refits, largest need-index difference "
+            f"{result.max_check_difference:.1e}"
+            if result.n_checked
+            else "no check"
+        )
         print(
-            f"covariates {'+'.join(covariates)}, {family}, supply {supply}: "
-            f"{result.n_replicates} replicates in {total_s:.1f} s "
-            f"({per_replicate_s * 1000:.0f} ms each; failed refits "
-            f"{result.n_failed}); baseline {baseline_s * 1000:.0f} ms per replicate; "
-            f"speed-up x{baseline_s / per_replicate_s:.1f}; replicates in 60 s: "
+            f"covariates {'+'.join(covariates)}, {family}, supply {supply}, resample "
+            f"{resample}: {result.n_replicates} replicates in {total_s:.1f} s "
+            f"({per_replicate_s * 1000:.0f} ms each, {result.method}; {check}; failed refits "
+            f"{result.n_failed}); old full refit {full_s * 1000:.0f} ms per replicate "
+            f"(speed-up x{full_s / per_replicate_s:.1f}); plain {plain_s * 1000:.0f} ms per "
+            f"replicate (x{plain_s / per_replicate_s:.1f}); replicates in 60 s: "
             f"{int(60 / per_replicate_s)}"
         )
 

@@ -179,8 +179,13 @@ def test_the_switched_off_sensitivity_keeps_the_tables_columns(tmp_path: Path) -
     assert switched_off.empty
     assert list(switched_off.columns) == [
         "alternative",
-        "n_category_changed",
+        "assumes",
+        "credible",
         "n_eligibility_changed",
+        "n_became_eligible",
+        "n_became_ineligible",
+        "practices_changing_eligibility",
+        "n_category_changed",
         "allocated_gbp",
         "max_abs_change_gbp",
         "total_abs_change_gbp",

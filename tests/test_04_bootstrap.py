@@ -196,3 +196,92 @@ def test_failing_refits_are_counted_then_stop():
 
     with pytest.raises(BootstrapError, match="bootstrap refits failed"):
         bootstrap_need(cells, practices, ALL_COVARIATES, TOP_UP, 2, seed=1, fit=failing)
+
+
+# --- Newton refits, resampling patients (issue 12) ---------------------------------------
+
+PRACTICE_EFFECTS = ModelParams(
+    covariates=["age_sex", "deprivation", "morbidity"], supply_sterilisation="practice_effects"
+)
+
+
+def test_04_newton_refits_agree_with_full_refits_on_the_tiny_icb():
+    # The same draws refitted both ways: Newton from the full-sample fit must give the full
+    # refit's need indices within the stated tolerance, and say it checked.
+    _, cells, practices = _icb(6, n_patients=6_000, n_practices=12)
+    newton_params = AllocationParams(policy="top_up_to_average", bootstrap_check_replicates=3)
+    full_params = newton_params.model_copy(update={"bootstrap_refit": "full"})
+    newton = bootstrap_need(cells, practices, PRACTICE_EFFECTS, newton_params, 8, seed=3)
+    full = bootstrap_need(cells, practices, PRACTICE_EFFECTS, full_params, 8, seed=3)
+    assert newton.method == "Newton from the full-sample fit" and full.method == "full refit"
+    assert newton.n_checked == 3 and full.n_checked == 0
+    tolerance = newton_params.bootstrap_check_tolerance
+    assert 0 <= newton.max_check_difference <= tolerance
+    assert newton.n_failed == full.n_failed
+    np.testing.assert_allclose(newton.need_index, full.need_index, rtol=0, atol=tolerance)
+    assert (newton.eligible == full.eligible).all()
+
+
+def test_04_newton_refits_fall_back_to_full_refits_above_the_tolerance():
+    _, cells, practices = _icb(6, n_patients=6_000, n_practices=12)
+    strict = AllocationParams(
+        policy="top_up_to_average", bootstrap_check_replicates=2, bootstrap_check_tolerance=1e-300
+    )
+    result = bootstrap_need(cells, practices, PRACTICE_EFFECTS, strict, 4, seed=3)
+    full = bootstrap_need(
+        cells,
+        practices,
+        PRACTICE_EFFECTS,
+        strict.model_copy(update={"bootstrap_refit": "full"}),
+        4,
+        seed=3,
+    )
+    assert result.method.startswith("full refit") and "failed their check" in result.method
+    assert result.max_check_difference > 1e-300
+    np.testing.assert_array_equal(result.need_index, full.need_index)
+
+
+def test_04_the_newton_bootstrap_is_reproducible():
+    _, cells, practices = _icb(2, n_patients=5_000, n_practices=12)
+    params = ModelParams(
+        covariates=["age_sex", "deprivation"], supply_sterilisation="practice_effects"
+    )
+    first = bootstrap_need(cells, practices, params, TOP_UP, 10, seed=11)
+    again = bootstrap_need(cells, practices, params, TOP_UP, 10, seed=11)
+    other = bootstrap_need(cells, practices, params, TOP_UP, 10, seed=12)
+    pd.testing.assert_frame_equal(first.table, again.table, check_exact=True)
+    assert first.need_index.tobytes() == again.need_index.tobytes()
+    assert first.max_check_difference == again.max_check_difference
+    assert not np.allclose(first.need_index, other.need_index)
+
+
+def test_04_resampling_patients_within_practices_changes_the_intervals_deterministically():
+    _, cells, practices = _icb(5, n_patients=8_000, n_practices=12)
+    patients = AllocationParams(
+        policy="top_up_to_average", bootstrap_resample="patients_within_practices"
+    )
+    by_practice = bootstrap_need(cells, practices, PRACTICE_EFFECTS, TOP_UP, 20, seed=5)
+    first = bootstrap_need(cells, practices, PRACTICE_EFFECTS, patients, 20, seed=5)
+    again = bootstrap_need(cells, practices, PRACTICE_EFFECTS, patients, 20, seed=5)
+    other = bootstrap_need(cells, practices, PRACTICE_EFFECTS, patients, 20, seed=6)
+    assert first.resample == "patients_within_practices" and by_practice.resample == "practices"
+    pd.testing.assert_frame_equal(first.table, again.table, check_exact=True)
+    assert not np.allclose(first.need_index, other.need_index)
+    columns = ["need_index_low", "need_index_high"]
+    assert not np.allclose(first.table[columns], by_practice.table[columns])
+    width = first.table["need_index_high"] - first.table["need_index_low"]
+    assert (width > 0).all()
+    # Checked against full refits of the same weighted cells.
+    assert first.n_checked > 0 and first.max_check_difference <= 1e-6
+
+
+def test_04_patient_weights_keep_every_practices_list():
+    _, cells, _ = _icb(5, n_patients=4_000, n_practices=6)
+    resampler = PracticeResampler.for_cells(cells, PRACTICE_EFFECTS)
+    weights = resampler.patient_weights(np.random.default_rng(1))
+    patients = cells["patients"].to_numpy(dtype=float)
+    drawn = pd.Series(weights * patients).groupby(cells["practice_code"].to_numpy()).sum()
+    listed = pd.Series(patients).groupby(cells["practice_code"].to_numpy()).sum()
+    np.testing.assert_allclose(drawn.sort_index(), listed.sort_index())
+    assert np.allclose(weights * patients, np.rint(weights * patients))  # whole patients
+    assert (weights != 1).any()

@@ -31,7 +31,7 @@ from pcfm.allocation.exclusions import (
 )
 from pcfm.allocation.funding import FundingInputError, compare_funding
 from pcfm.allocation.policies import allocate
-from pcfm.allocation.sensitivity import allocation_sensitivity
+from pcfm.allocation.sensitivity import AlternativeKind, allocation_sensitivity
 from pcfm.need.decomposition import predictor_from_rate_ratios
 from pcfm.need.weights import practice_need
 from pcfm.params import ParameterError, params_from_dict
@@ -515,7 +515,12 @@ def test_the_sensitivity_analysis_keeps_the_main_decision():
     # funding per need-weighted patient (£100) is ordinary there; the main decision stands.
     alternative = need.assign(need_weighted_list=[1000.0, 2000.0, 1500.0, 500.0, 160.0, 400.0])
     params = _params()
-    result = allocation_sensitivity({"main": need, "other": alternative}, practices, params)
+    result = allocation_sensitivity(
+        {"main": need, "other": alternative},
+        practices,
+        params,
+        kinds={"other": AlternativeKind("another need", True)},
+    )
     for name in ("main", "other"):
         statuses = _by_code(result.results[name].table, "status")
         assert statuses["E"] == "excluded" and statuses["F"] == "excluded"

@@ -13,6 +13,7 @@ from pcfm.allocation.funding import compare_funding
 from pcfm.allocation.policies import allocate
 from pcfm.allocation.sensitivity import (
     SENSITIVITY_COLUMNS,
+    AlternativeKind,
     allocation_sensitivity,
     no_sensitivity_table,
 )
@@ -153,8 +154,15 @@ def test_sensitivity_counts_category_changes(icb):
         "no_deprivation": Model({"age_sex=M:85+": 3.0}),
     }
     tables = need_by_specification(models, cells, practices)
+    kinds = {
+        "same": AlternativeKind("the same need", True),
+        "no_deprivation": AlternativeKind("deprivation left out", False),
+    }
     result = allocation_sensitivity(
-        tables, practices, AllocationParams(policy="top_up_to_average", budget_gbp=2_000)
+        tables,
+        practices,
+        AllocationParams(policy="top_up_to_average", budget_gbp=2_000),
+        kinds=kinds,
     )
     changes = result.changes.set_index("alternative")
     assert changes.loc["main", "n_category_changed"] == 0
@@ -166,7 +174,7 @@ def test_sensitivity_counts_category_changes(icb):
     assert changes.loc["no_deprivation", "n_category_changed"] >= 1
     assert result.baseline == "main"
     with pytest.raises(ValueError, match="baseline"):
-        allocation_sensitivity(tables, practices, AllocationParams(), baseline="nope")
+        allocation_sensitivity(tables, practices, AllocationParams(), baseline="nope", kinds=kinds)
 
 
 def test_figures_draw(icb):
@@ -196,18 +204,22 @@ def test_uncertain_eligibility_is_decided_by_the_band_of_the_parameters(icb):
     table = allocation_table(_result(icb, policy="top_up_to_average", budget_gbp=1_000))
     marked = mark_uncertain_eligibility(table, params)
     assert marked["eligibility_uncertain"].isna().all()  # no bootstrap: not decided
-    assert uncertain_eligibility_table(marked).empty
-    assert list(marked.columns).index("eligibility_uncertain") == (
+    assert uncertain_eligibility_table(marked, params).empty
+    assert list(marked.columns).index("eligibility_certainty") == (
         list(marked.columns).index("p_eligible") + 1
     )
-    table["p_eligible"] = [0.3, 0.5, 0.69, 0.95]  # the ends of the band are outside it
+    # Two eligible (the most under-funded half), two not; the ends of the band count as
+    # agreeing with the run (p >= high for an eligible practice, p <= low for another).
+    table["eligible"] = [True, True, False, False]
+    table["p_eligible"] = [0.7, 0.69, 0.3, 0.31]
     marked = mark_uncertain_eligibility(table, params)
-    assert marked["eligibility_uncertain"].tolist() == [False, True, True, False]
-    shown = uncertain_eligibility_table(marked)
-    assert shown["practice_code"].tolist() == ["C", "B"]  # most likely funded first
+    assert marked["eligibility_uncertain"].tolist() == [False, True, False, True]
+    shown = uncertain_eligibility_table(marked, params)
+    assert shown["practice_code"].tolist() == ["B", "D"]  # most likely funded first
+    assert shown["uncertain_because"].tolist() == ["bootstrap", "bootstrap"]
     assert "p_eligible" in shown.columns and "registered_list" not in shown.columns
     default = mark_uncertain_eligibility(table, AllocationParams())  # 0.1 to 0.9
-    assert default["eligibility_uncertain"].tolist() == [True, True, True, False]
+    assert default["eligibility_uncertain"].tolist() == [True, True, True, True]
 
 
 def test_totals_by_place_by_hand_with_one_rounding_rule():

@@ -97,7 +97,8 @@ def publish(
     outputs.publish_table(totals_by(table, "place"), "allocation_by_place")
     outputs.publish_table(totals_by(table, "pcn_code"), "allocation_by_pcn")
     outputs.publish_table(quintiles, "allocation_by_imd_quintile")
-    outputs.publish_table(uncertain_eligibility_table(table), "allocation_uncertain_eligibility")
+    uncertain = uncertain_eligibility_table(table, params)
+    outputs.publish_table(uncertain, "allocation_uncertain_eligibility")
     outputs.publish_table(exclusions, EXCLUSIONS_TABLE)
     headline = allocation_headline(SUMMARY, table, quintiles, params, 200, None, 100.0)
     outputs.publish_table(headline.to_table(), "allocation_headline")
@@ -187,7 +188,7 @@ def test_the_board_paper_states_the_runs_numbers(folder: RunFolder) -> None:
     assert "Test ICB" in paper.purpose
     assert "to the penny" in paper.cost and "£10,000.00 to £20,000.00" in paper.cost
     assert "33.3% less" in paper.equity and "20.0% less" in paper.equity
-    assert "**2 practice(s)**" in paper.risks and "more than 10% and fewer than 90%" in paper.risks
+    assert "**2 practice(s)**" in paper.risks and "at least 90% of re-estimates" in paper.risks
     assert paper.uncertain["Code"].tolist() == ["B", "C"]
     assert paper.gains_by_place["Place"].tolist() == ["X", "Y"]
     assert paper.gains_by_place["Share of allocation"].tolist() == ["100.0%", "0.0%"]
@@ -202,7 +203,8 @@ def test_the_board_paper_takes_the_band_from_the_stage_not_the_report(tmp_path: 
     paper = build_board_paper(run, params_from_dict({"run_name": "t"}))
     assert paper.headline.n_eligibility_uncertain == 1
     assert paper.uncertain["Code"].tolist() == ["B"]  # 0.55; C's 0.2 is below 0.3
-    assert "**1 practice(s)**" in paper.risks and "more than 30% and fewer than 70%" in paper.risks
+    assert "**1 practice(s)**" in paper.risks and "at least 70% of re-estimates" in paper.risks
+    assert "at most 30% when" in paper.risks
     assert "1 practice(s) have uncertain eligibility" in paper.executive_summary
 
 
@@ -225,7 +227,7 @@ def test_a_statement_explains_the_practice_in_words(folder: RunFolder) -> None:
     assert "16.7% below the ICB average of £100.00" in text
     assert "funding category 1 of 4" in text
     assert "200 times" in text and "99% of the time" in text
-    assert "not in doubt: that is at least 90% of the re-estimates" in text
+    assert "robust: that is at least 90% of the re-estimates" in text
 
 
 def test_a_statement_says_uncertain_exactly_inside_the_band(tmp_path: Path) -> None:
@@ -277,9 +279,9 @@ def test_a_statement_needs_the_runs_parameters(folder: RunFolder) -> None:
 
 @pytest.mark.parametrize(
     ("p", "uncertain", "words"),
-    [(0.95, False, "not in doubt: that is at least 90%"), (0.9, False, "at least 90%"),
-     (0.7, True, "uncertain: that is more than 10% and less than 90%"),
-     (0.2, True, "uncertain"), (0.1, False, "not in doubt: that is at most 10%"),
+    [(0.95, False, "robust: that is at least 90%"), (0.9, False, "at least 90%"),
+     (0.7, True, "uncertain: the re-estimates do not agree with it in at least 90%"),
+     (0.2, True, "uncertain"), (0.1, False, "robust: that is at most 10%"),
      (0.02, False, "at most 10%")],
 )  # fmt: skip
 def test_certainty_words_follow_the_band(p: float, uncertain: bool, words: str) -> None:
@@ -287,8 +289,19 @@ def test_certainty_words_follow_the_band(p: float, uncertain: bool, words: str) 
 
 
 def test_certainty_words_refuse_a_decision_outside_the_band() -> None:
-    with pytest.raises(StatementError, match="inside the band"):
+    with pytest.raises(StatementError, match="say True"):
         certainty_words(0.5, False, 0.1, 0.9)
+
+
+def test_certainty_words_follow_the_run_and_the_credible_alternatives() -> None:
+    # Eligible in the run and in 95% of re-estimates: robust unless a credible alternative
+    # changes it; eligible in the run but in only 5% of re-estimates: uncertain.
+    assert certainty_words(0.95, False, 0.1, 0.9, True).startswith("robust")
+    words = certainty_words(0.95, True, 0.1, 0.9, True, "family: negative_binomial")
+    assert "family: negative_binomial" in words and words.startswith("uncertain")
+    assert certainty_words(0.05, True, 0.1, 0.9, True).startswith("uncertain")
+    with pytest.raises(StatementError):
+        certainty_words(0.95, False, 0.1, 0.9, True, "family: negative_binomial")
 
 
 def test_display_tables_keep_their_formatting() -> None:

@@ -18,10 +18,21 @@ mix two different rules. An excluded practice is never eligible (``p_eligible`` 
 Resampling practices reflects that the ICB's practices are one draw of the practices a
 model like this could be fitted on, and it keeps each practice's patients together
 (their workload is correlated through the practice). It does not reflect uncertainty in
-a practice's own current funding, which is known.
+a practice's own current funding, which is known. With ``allocation.bootstrap_resample:
+patients_within_practices`` the practices are kept and each practice's patients are drawn
+with replacement instead (multinomial counts over its cells: the uncertainty of a fixed set
+of practices' patients, narrower by construction).
 
 The refits go through the model's public API (`pcfm.model.resample.PracticeResampler`),
 which also owns the exact shortcut it takes for a Poisson fit without practice effects.
+For a Poisson model (``allocation.bootstrap_refit: newton``) each replicate is refitted by
+Newton's method started at the full-sample fit, on the cells weighted by the draw
+(`pcfm.model.resample.NewtonRefitter`): a few steps to convergence instead of a full IRLS
+fit with its checks. The first ``allocation.bootstrap_check_replicates`` replicates are
+also refitted in full; when their largest difference in need index exceeds
+``allocation.bootstrap_check_tolerance`` (or a full refit fails where Newton did not) the
+whole bootstrap is redone with full refits from the same seed, and the result says which
+method it used and the difference found.
 Speed here: predictions depend only on the model's covariates, so they are made once per
 distinct combination of them, and each practice's need comes from a sparse practices ×
 combinations matrix of person-years, through the one need-index kernel
@@ -30,6 +41,7 @@ combinations matrix of person-years, through the one need-index kernel
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +51,23 @@ from threadpoolctl import threadpool_limits
 
 from pcfm.allocation.exclusions import PracticeStatuses
 from pcfm.allocation.funding import FundingInputError, funding_arrays
-from pcfm.model import CellsError, FitFunction, PracticeResampler, need_index_from_sums
+from pcfm.model import (
+    CellsError,
+    FitFunction,
+    NewtonRefitter,
+    PracticeResampler,
+    fit_workload_model,
+    need_index_from_sums,
+)
 from pcfm.need.weights import practice_need
 from pcfm.params.allocation import AllocationParams
 from pcfm.params.model import ModelParams
+
+log = logging.getLogger(__name__)
+
+#: ``allocation.bootstrap_resample`` values.
+PRACTICES_RESAMPLED = "practices"
+PATIENTS_WITHIN_PRACTICES = "patients_within_practices"
 
 BOOTSTRAP_COLUMNS = ["practice_code", "need_index_low", "need_index_high", "p_eligible"]
 
@@ -66,6 +91,12 @@ class BootstrapResult:
             are redrawn, up to as many again as requested, and counted here.
         seed: The seed used.
         collapsed: Whether replicates were fitted on cells summed over practices.
+        resample: What was resampled (``allocation.bootstrap_resample``).
+        method: How replicates were refitted: ``"Newton from the full-sample fit"`` or
+            ``"full refit"`` (also when the Newton refits failed their check).
+        n_checked: Replicates refitted in full as well, to check the Newton refits.
+        max_check_difference: Largest absolute difference in need index between the Newton
+            and the full refit over the checked replicates (None when none was checked).
     """
 
     table: pd.DataFrame
@@ -75,6 +106,10 @@ class BootstrapResult:
     n_failed: int
     seed: int
     collapsed: bool
+    resample: str = PRACTICES_RESAMPLED
+    method: str = "full refit"
+    n_checked: int = 0
+    max_check_difference: float | None = None
 
 
 def bootstrap_need(
@@ -133,9 +168,7 @@ def _bootstrap(
         resampler = PracticeResampler.for_cells(cells, model_params)
     except CellsError as error:
         raise BootstrapError(str(error)) from None
-    rng = np.random.default_rng(seed)
     practice_codes = resampler.practice_codes
-    n_practices = resampler.n_practices
 
     # Checks the inputs once (clear errors) and fixes the practice order: sorted codes.
     practice_need(cells, np.ones(len(cells)), practices)
@@ -155,28 +188,51 @@ def _bootstrap(
     exposure_by = practice_combination_exposure(resampler)
     practice_exposure = np.asarray(exposure_by.sum(axis=1)).ravel()
 
-    indices: list[np.ndarray] = []
-    eligibles: list[np.ndarray] = []
-    failed = 0
-    while len(indices) < n_replicates:
-        draw = rng.integers(0, n_practices, n_practices)
+    def need_of(combo_rate: np.ndarray) -> np.ndarray:
+        return need_index_from_sums(exposure_by @ combo_rate, practice_exposure, registered)
+
+    resample = allocation_params.bootstrap_resample
+    full = _FullRefit(resampler, resample, fit)
+    refit: _Refit = full
+    newton = allocation_params.bootstrap_refit == "newton"
+    if fit is None and newton and NewtonRefitter.supports(model_params):
         try:
-            combo_rate = resampler.combination_rates(resampler.refit(draw, fit))
-        except ValueError:
-            failed += 1
-            if failed > n_replicates:
-                raise BootstrapError(
-                    f"{failed} bootstrap refits failed (of {len(indices) + failed}); the "
-                    "model has levels too sparse to refit on resampled practices"
-                ) from None
-            continue
-        need_weighted, need_index = need_index_from_sums(
-            exposure_by @ combo_rate, practice_exposure, registered
-        )
+            start = fit_workload_model(cells, model_params)
+        except ValueError as error:
+            raise BootstrapError(f"the full-sample fit failed: {error}") from None
+        refit = _NewtonRefit(NewtonRefitter.from_fit(resampler, start), resampler, resample)
+    n_check = allocation_params.bootstrap_check_replicates
+    replicates = _replicates(refit, n_replicates, seed, n_check if refit is not full else 0)
+    method = refit.name
+    n_checked, max_difference = 0, None
+    if refit is not full:
+        n_checked, max_difference = _check_against_full_refits(replicates, full, need_of, n_check)
+        tolerance = allocation_params.bootstrap_check_tolerance
+        if max_difference is not None and not max_difference <= tolerance:
+            log.warning(
+                "bootstrap: Newton refits differ from full refits by up to %.3g in need index "
+                "(tolerance %.3g): falling back to full refits",
+                max_difference,
+                tolerance,
+            )
+            replicates = _replicates(full, n_replicates, seed)
+            method = f"{full.name} (Newton refits failed their check)"
+        else:
+            log.info(
+                "bootstrap: Newton refits agree with full refits on %d replicate(s) to %.3g in "
+                "need index (tolerance %.3g)",
+                n_checked,
+                max_difference if max_difference is not None else float("nan"),
+                tolerance,
+            )
+
+    indices = []
+    eligibles = []
+    for combo_rate in replicates.rates:
+        need_weighted, need_index = need_of(combo_rate)
         arrays = funding_arrays(funding, need_weighted, allocation_params, included)
         indices.append(need_index)
         eligibles.append(arrays["eligible"])
-
     need_index = np.vstack(indices)
     eligible = np.vstack(eligibles)
     table = pd.DataFrame(
@@ -193,10 +249,128 @@ def _bootstrap(
         need_index=need_index,
         eligible=eligible,
         n_replicates=len(indices),
-        n_failed=failed,
+        n_failed=replicates.n_failed,
         seed=seed,
-        collapsed=resampler.collapsed,
+        collapsed=resampler.collapsed and refit is full,
+        resample=resample,
+        method=method,
+        n_checked=n_checked,
+        max_check_difference=max_difference,
     )
+
+
+class _Refit:
+    """One way of refitting a replicate: from a draw to the combinations' predicted rates."""
+
+    name = ""
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def rates(self, draw: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _draw(resampler: PracticeResampler, resample: str, rng: np.random.Generator) -> np.ndarray:
+    """Practice positions drawn with replacement, or a weight per cell (patients resampled)."""
+    if resample == PATIENTS_WITHIN_PRACTICES:
+        return resampler.patient_weights(rng)
+    return rng.integers(0, resampler.n_practices, resampler.n_practices)
+
+
+@dataclass(frozen=True)
+class _FullRefit(_Refit):
+    """The specification refitted by its own fitting function on the drawn cells."""
+
+    resampler: PracticeResampler
+    resample: str
+    fit: FitFunction | None
+    name = "full refit"
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        return _draw(self.resampler, self.resample, rng)
+
+    def rates(self, draw: np.ndarray) -> np.ndarray:
+        if self.resample == PATIENTS_WITHIN_PRACTICES:
+            model = self.resampler.refit_weighted(draw, self.fit)
+        else:
+            model = self.resampler.refit(draw, self.fit)
+        return self.resampler.combination_rates(model)
+
+
+@dataclass(frozen=True)
+class _NewtonRefit(_Refit):
+    """Newton's method from the full-sample fit on the weighted cells."""
+
+    refitter: NewtonRefitter
+    resampler: PracticeResampler
+    resample: str
+    name = "Newton from the full-sample fit"
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        return _draw(self.resampler, self.resample, rng)
+
+    def rates(self, draw: np.ndarray) -> np.ndarray:
+        weights = (
+            draw
+            if self.resample == PATIENTS_WITHIN_PRACTICES
+            else self.resampler.practice_weights(draw)
+        )
+        return self.refitter.combination_rates(weights)
+
+
+@dataclass(frozen=True)
+class _Replicates:
+    rates: list[np.ndarray]  # the combinations' predicted rates, per replicate
+    draws: list[np.ndarray]  # the draws of the first replicates, kept for the check
+    n_failed: int
+
+
+def _replicates(
+    refit: _Refit,
+    n_replicates: int,
+    seed: int,
+    keep_draws: int = 0,
+) -> _Replicates:
+    rng = np.random.default_rng(seed)
+    rates: list[np.ndarray] = []
+    draws: list[np.ndarray] = []
+    failed = 0
+    while len(rates) < n_replicates:
+        draw = refit.draw(rng)
+        try:
+            combo_rate = refit.rates(draw)
+        except ValueError:
+            failed += 1
+            if failed > n_replicates:
+                raise BootstrapError(
+                    f"{failed} bootstrap refits failed (of {len(rates) + failed}); the "
+                    "model has levels too sparse to refit on resampled data"
+                ) from None
+            continue
+        rates.append(combo_rate)
+        if len(draws) < keep_draws:
+            draws.append(draw)
+    return _Replicates(rates, draws, failed)
+
+
+def _check_against_full_refits(
+    replicates: _Replicates, full: _FullRefit, need_of, n_check: int
+) -> tuple[int, float | None]:
+    """Refit the first ``n_check`` replicates in full; the largest difference in need index
+    (infinite when a full refit fails where the fast one did not)."""
+    checked = list(zip(replicates.rates[:n_check], replicates.draws[:n_check], strict=True))
+    if not checked:
+        return 0, None
+    largest = 0.0
+    for combo_rate, draw in checked:
+        try:
+            full_rate = full.rates(draw)
+        except ValueError:
+            return len(checked), float("inf")
+        difference = np.abs(need_of(combo_rate)[1] - need_of(full_rate)[1]).max()
+        largest = max(largest, float(difference))
+    return len(checked), largest
 
 
 def practice_combination_exposure(resampler: PracticeResampler) -> sp.csr_matrix:

@@ -57,6 +57,17 @@ MEASURE_LABELS = {
     "max_practices_changing_category": (
         "Most practices changing funding category under any alternative model"
     ),
+    "n_credible_alternatives": (
+        "Alternative models declared credible (they keep the need covariates); eligibility "
+        "that changes under one is uncertain"
+    ),
+    "max_practices_changing_eligibility_credible": (
+        "Most practices changing eligibility under any credible alternative model"
+    ),
+    "max_practices_changing_eligibility_benchmark": (
+        "Most practices changing eligibility under any benchmark model (not credible: "
+        "they change what need is)"
+    ),
 }
 INTEGER_MEASURES = frozenset(
     {
@@ -71,6 +82,9 @@ INTEGER_MEASURES = frozenset(
         "n_kept",
         "n_sensitivity_alternatives",
         "max_practices_changing_category",
+        "n_credible_alternatives",
+        "max_practices_changing_eligibility_credible",
+        "max_practices_changing_eligibility_benchmark",
     }
 )
 
@@ -106,6 +120,9 @@ class AllocationHeadline:
     median_funding_per_nwp_gbp: float | None
     n_sensitivity_alternatives: int | None
     max_practices_changing_category: int | None
+    n_credible_alternatives: int | None = None
+    max_practices_changing_eligibility_credible: int | None = None
+    max_practices_changing_eligibility_benchmark: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The measures by name, for ``allocation_summary.json``."""
@@ -212,4 +229,23 @@ def allocation_headline(
         max_practices_changing_category=(
             None if others is None else int(others["n_category_changed"].max())
         ),
+        **_eligibility_changes(others),
     )
+
+
+def _eligibility_changes(others: pd.DataFrame | None) -> dict[str, int | None]:
+    """The credible alternatives and the most practices changing eligibility under a credible
+    and under a benchmark alternative (None without the columns; 0 when there is none)."""
+    if others is None or "credible" not in others or "n_eligibility_changed" not in others:
+        return {}
+    credible = others["credible"].astype(str).str.lower().isin(["true", "1"])
+    changed = others["n_eligibility_changed"].astype(int)
+    return {
+        "n_credible_alternatives": int(credible.sum()),
+        "max_practices_changing_eligibility_credible": (
+            int(changed[credible].max()) if credible.any() else 0
+        ),
+        "max_practices_changing_eligibility_benchmark": (
+            int(changed[~credible].max()) if (~credible).any() else 0
+        ),
+    }

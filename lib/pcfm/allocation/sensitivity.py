@@ -7,6 +7,16 @@ funding category or eligibility against the first (main) alternative. Every alte
 applies the same decision on outliers and special services (`pcfm.allocation.exclusions`):
 the main model's, so a practice is excluded or capped under all of them or under none,
 and the changes counted are those of the need model alone.
+
+Each alternative is declared *credible* or a *benchmark* (:func:`describe_alternative`), with
+what it assumes. Credible alternatives keep the need model's covariates and change only how
+the same model is estimated or coded (count family, supply sterilisation, banding of
+deprivation, measure of morbidity, age–sex interacted or additive): a reasonable analyst
+could have chosen them instead, so a practice whose eligibility changes under one is not
+robustly eligible (or ineligible). Benchmarks change what need *is* (morbidity dropped or
+added, age and sex alone): they show how far the answer moves with the need model, but the
+run has already decided those questions, so they do not make a practice's eligibility
+uncertain (`pcfm.allocation.certainty`).
 """
 
 from __future__ import annotations
@@ -26,12 +36,89 @@ from pcfm.params.allocation import AllocationParams
 SENSITIVITY_TABLE = "allocation_sensitivity"
 SENSITIVITY_COLUMNS: dict[str, str] = {
     "alternative": "str",
-    "n_category_changed": "int64",
+    "assumes": "str",
+    "credible": "bool",
     "n_eligibility_changed": "int64",
+    "n_became_eligible": "int64",
+    "n_became_ineligible": "int64",
+    "practices_changing_eligibility": "str",
+    "n_category_changed": "int64",
     "allocated_gbp": "float64",
     "max_abs_change_gbp": "float64",
     "total_abs_change_gbp": "float64",
 }
+
+
+#: Label of the specification in the parameter file (`pcfm.model.alternatives.SPECIFIED`).
+SPECIFIED = "as specified"
+
+
+@dataclass(frozen=True)
+class AlternativeKind:
+    """What an alternative specification assumes and whether it is credible.
+
+    Attributes:
+        assumes: In words, what the alternative changes and what it keeps.
+        credible: Whether it is a credible alternative to the specification (it keeps the
+            need covariates), as opposed to a benchmark.
+    """
+
+    assumes: str
+    credible: bool
+
+
+#: Every label `pcfm.model.alternatives.alternative_specifications` makes, by its start:
+#: what the alternative assumes and whether it is credible (module docstring: why).
+ALTERNATIVE_KINDS: dict[str, AlternativeKind] = {
+    SPECIFIED: AlternativeKind("the specification in the parameter file", True),
+    "family: ": AlternativeKind(
+        "the same covariates and supply treatment; the other count family (Poisson with "
+        "errors clustered by practice, or negative binomial)",
+        True,
+    ),
+    "supply sterilisation: ": AlternativeKind(
+        "the same covariates; supply treated the other way (practice effects absorbed and "
+        "need predicted at reference supply, or one intercept)",
+        True,
+    ),
+    "deprivation: ": AlternativeKind(
+        "the same covariates; IMD coded in the other banding (deciles or quintiles)", True
+    ),
+    "morbidity: ": AlternativeKind(
+        "the same covariates; morbidity measured another way (LTC count, Cambridge score or "
+        "ACG band)",
+        True,
+    ),
+    "age and sex ": AlternativeKind(
+        "the same covariates; age and sex coded the other way (interacted or additive)", True
+    ),
+    "without morbidity": AlternativeKind(
+        "benchmark: morbidity left out of need (age, sex, deprivation and the flags only)", False
+    ),
+    "with morbidity": AlternativeKind("benchmark: morbidity (LTC count) added to need", False),
+    "age-sex only": AlternativeKind(
+        "benchmark: need from age and sex alone, like the national formula's workload curve",
+        False,
+    ),
+}
+
+
+def describe_alternative(label: str) -> AlternativeKind:
+    """What the alternative labelled ``label`` assumes and whether it is credible.
+
+    Raises:
+        ValueError: the label is not declared in :data:`ALTERNATIVE_KINDS` (every
+            alternative must say whether it is credible before it can be published).
+    """
+    if label == SPECIFIED:
+        return ALTERNATIVE_KINDS[SPECIFIED]
+    for start, kind in ALTERNATIVE_KINDS.items():
+        if start != SPECIFIED and label.startswith(start):
+            return kind
+    raise ValueError(
+        f"sensitivity alternative {label!r} is not declared credible or a benchmark "
+        "(pcfm.allocation.sensitivity.ALTERNATIVE_KINDS)"
+    )
 
 
 @dataclass(frozen=True)
@@ -41,17 +128,28 @@ class SensitivityResult:
     Attributes:
         allocations: One row per practice: ``practice_code``, then per alternative
             ``need_index__<name>``, ``category__<name>`` and ``allocation_gbp__<name>``.
-        changes: One row per alternative: ``alternative``, ``n_category_changed`` and
-            ``n_eligibility_changed`` (against the baseline), ``allocated_gbp``,
+        changes: One row per alternative (:data:`SENSITIVITY_COLUMNS`): ``alternative``,
+            ``assumes`` and ``credible`` (:func:`describe_alternative`), the practices
+            changing eligibility against the baseline (count, how many become eligible and
+            ineligible, and their codes), ``n_category_changed``, ``allocated_gbp``,
             ``max_abs_change_gbp`` and ``total_abs_change_gbp`` (against the baseline).
         baseline: The name of the alternative the others are compared with.
         results: The full allocation result of each alternative.
+        eligible: Practices (index ``practice_code``, baseline order) × alternatives
+            (columns, display order): eligible under each.
     """
 
     allocations: pd.DataFrame
     changes: pd.DataFrame
     baseline: str
     results: dict[str, AllocationResult]
+    eligible: pd.DataFrame
+
+    @property
+    def credible(self) -> list[str]:
+        """The credible alternatives other than the baseline, in display order."""
+        credible = self.changes.set_index("alternative")["credible"]
+        return [name for name in self.results if name != self.baseline and credible[name]]
 
 
 def allocation_sensitivity(
@@ -61,6 +159,7 @@ def allocation_sensitivity(
     previous_allocations: pd.DataFrame | None = None,
     baseline: str | None = None,
     statuses: PracticeStatuses | None = None,
+    kinds: Mapping[str, AlternativeKind] | None = None,
 ) -> SensitivityResult:
     """Run the comparison and the policy on every need table and set them side by side.
 
@@ -74,6 +173,8 @@ def allocation_sensitivity(
         baseline: The alternative to compare with; default the first.
         statuses: The run's decision on outliers and special services, applied to every
             alternative; when None it is decided once from the baseline's need table.
+        kinds: What each alternative assumes and whether it is credible, by name; default
+            :func:`describe_alternative` of its label (the baseline is the specification).
 
     Returns:
         The side-by-side allocations and the count of changes per alternative.
@@ -97,20 +198,33 @@ def allocation_sensitivity(
     base = results[baseline].table.set_index("practice_code")
     wide = pd.DataFrame(index=base.index)
     rows = []
+    eligible = pd.DataFrame(index=base.index)
+    base_eligible = base["eligible"].astype(bool)
     for name, result in results.items():
         table = result.table.set_index("practice_code").reindex(base.index)
+        kind = _kind(name, baseline, kinds)
         wide[f"need_index__{name}"] = table["need_index"]
         wide[f"category__{name}"] = table["category"]
         wide[f"allocation_gbp__{name}"] = table["allocation_gbp"]
+        is_eligible = table["eligible"].fillna(False).astype(bool)
+        eligible[name] = is_eligible
+        changed = is_eligible != base_eligible
         difference = (table["allocation_gbp"] - base["allocation_gbp"]).abs()
         rows.append(
             {
                 "alternative": name,
+                "assumes": kind.assumes,
+                "credible": kind.credible,
+                "n_eligibility_changed": int(changed.sum()),
+                "n_became_eligible": int((is_eligible & ~base_eligible).sum()),
+                "n_became_ineligible": int((~is_eligible & base_eligible).sum()),
+                "practices_changing_eligibility": "; ".join(
+                    str(code) for code in base.index[changed.to_numpy()]
+                ),
                 # An excluded practice has no category (0 here) under every alternative.
                 "n_category_changed": int(
                     (table["category"].fillna(0) != base["category"].fillna(0)).sum()
                 ),
-                "n_eligibility_changed": int((table["eligible"] != base["eligible"]).sum()),
                 "allocated_gbp": result.summary["allocated_gbp"],
                 "max_abs_change_gbp": float(difference.max()),
                 "total_abs_change_gbp": float(difference.sum()),
@@ -121,7 +235,16 @@ def allocation_sensitivity(
         changes=pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS)),
         baseline=baseline,
         results=results,
+        eligible=eligible,
     )
+
+
+def _kind(name: str, baseline: str, kinds: Mapping[str, AlternativeKind] | None) -> AlternativeKind:
+    if kinds is not None and name in kinds:
+        return kinds[name]
+    if name == baseline:
+        return ALTERNATIVE_KINDS[SPECIFIED]
+    return describe_alternative(name)
 
 
 def no_sensitivity_table() -> pd.DataFrame:

@@ -94,9 +94,19 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         if replicates
         else None
     )
+    changes = None
+    credible_eligible = None
+    if params.allocation.sensitivity:
+        tables = read_need_by_specification(outputs)
+        analysis = allocation_sensitivity(
+            tables, practices, params.allocation, previous, statuses=statuses
+        )
+        changes = analysis.changes
+        credible_eligible = analysis.eligible[analysis.credible]
     table = allocation_table(result, bootstrap.table if bootstrap else None, decomposition=need)
-    # The one decision on uncertain eligibility (its band: allocation.uncertain_low/high).
-    table = mark_uncertain_eligibility(table, params.allocation)
+    # The one decision on robust or uncertain eligibility: the bootstrap band
+    # (allocation.uncertain_low/high) and the credible alternatives.
+    table = mark_uncertain_eligibility(table, params.allocation, credible_eligible)
 
     allocation = outputs.publish_table(table, "allocation")
     categories = outputs.publish_table(category_table(result.table), "allocation_categories")
@@ -106,17 +116,12 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
     quintiles = funding_by_imd_quintile(table)
     by_imd_quintile = outputs.publish_table(quintiles, "allocation_by_imd_quintile")
     uncertain = outputs.publish_table(
-        uncertain_eligibility_table(table), "allocation_uncertain_eligibility"
+        uncertain_eligibility_table(table, params.allocation), "allocation_uncertain_eligibility"
     )
     # Always published, with no rows when every practice is ordinary.
     exclusions = outputs.publish_table(statuses.exclusions_table(), EXCLUSIONS_TABLE)
 
-    changes = None
-    if params.allocation.sensitivity:
-        tables = read_need_by_specification(outputs)
-        changes = allocation_sensitivity(
-            tables, practices, params.allocation, previous, statuses=statuses
-        ).changes
+    if changes is not None:
         sensitivity = outputs.publish_table(changes, SENSITIVITY_TABLE)
     else:
         # The same columns with no rows, so the table's schema never depends on the switch.
@@ -141,6 +146,11 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         summary |= {
             "bootstrap_failed_refits": bootstrap.n_failed,
             "bootstrap_seed": bootstrap.seed,
+            "bootstrap_resample": bootstrap.resample,
+            "bootstrap_method": bootstrap.method,
+            "bootstrap_checked_replicates": bootstrap.n_checked,
+            "bootstrap_check_max_need_index_difference": bootstrap.max_check_difference,
+            "bootstrap_check_tolerance": params.allocation.bootstrap_check_tolerance,
         }
     outputs.publish_json(summary, "allocation_summary")
 

@@ -7,9 +7,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pcfm.allocation.certainty import UNCERTAIN_COLUMN
+from pcfm.allocation.certainty import (
+    CERTAINTY_COLUMN,
+    FLIPS_COLUMN,
+    UNCERTAIN_COLUMN,
+    uncertain_because,
+)
 from pcfm.allocation.policies import AllocationResult
 from pcfm.need.decomposition import DECOMPOSITION_COLUMNS
+from pcfm.params.allocation import AllocationParams
 
 #: The first columns of ``publishable/allocation.csv``, in this order (issue 5).
 ALLOCATION_COLUMNS = [
@@ -234,18 +240,25 @@ UNCERTAIN_COLUMNS = [
     "category",
     "eligible",
     "p_eligible",
+    CERTAINTY_COLUMN,
+    "uncertain_because",
+    FLIPS_COLUMN,
     "allocation_gbp",
 ]
 
 
-def uncertain_eligibility_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The practices stage 04 marked as of uncertain eligibility, most likely funded first.
+def uncertain_eligibility_table(table: pd.DataFrame, params: AllocationParams) -> pd.DataFrame:
+    """The practices stage 04 marked as of uncertain eligibility, most likely funded first,
+    with what would flip each: ``uncertain_because`` (the bootstrap, a credible alternative
+    or both), its bootstrap probability ``p_eligible`` and the credible alternatives under
+    which its eligibility flips (``eligibility_flips_under``).
 
     The decision is the table's ``eligibility_uncertain`` column
     (`pcfm.allocation.certainty`); empty (with the columns) when the run has no bootstrap.
     """
     flags = table[UNCERTAIN_COLUMN].fillna(False).astype(bool)
-    uncertain = table.loc[flags, UNCERTAIN_COLUMNS]
+    work = table.assign(uncertain_because=uncertain_because(table, params))
+    uncertain = work.loc[flags, UNCERTAIN_COLUMNS]
     return uncertain.sort_values(
         ["p_eligible", "practice_code"], ascending=[False, True]
     ).reset_index(drop=True)

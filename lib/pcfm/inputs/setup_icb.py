@@ -38,7 +38,7 @@ MODEL_SETTINGS = {
 ALLOCATION_SETTINGS = {
     "policy": "top_up_to_average",
     "budget_gbp": 2_850_000,
-    "bootstrap_replicates": 75,
+    "bootstrap_replicates": 500,
 }
 
 

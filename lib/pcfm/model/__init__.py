@@ -17,7 +17,7 @@ from pcfm.model.alternatives import (
 )
 from pcfm.model.errors import CellsError, ModelSpecificationError
 from pcfm.model.need_index import need_index_from_sums, practice_need
-from pcfm.model.resample import FitFunction, PracticeResampler
+from pcfm.model.resample import FitFunction, NewtonRefitter, PracticeResampler
 from pcfm.model.store import read_need_by_specification, read_workload_model
 from pcfm.model.workload import (
     COEFFICIENT_COLUMNS,
@@ -31,6 +31,7 @@ __all__ = [
     "CellsError",
     "FitFunction",
     "ModelSpecificationError",
+    "NewtonRefitter",
     "PracticeResampler",
     "WorkloadModel",
     "age_sex_curve",

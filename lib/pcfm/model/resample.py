@@ -11,6 +11,17 @@ cells summed over practices with each practice weighted by the number of times i
 a table of a few hundred rows instead of every cell. For any other model (negative binomial,
 whose likelihood is not a function of those sums, or practice effects) the drawn cells are
 stacked and fitted as they are.
+
+A draw can also be given as a weight per cell (:meth:`PracticeResampler.practice_weights`
+for practices drawn with replacement, :meth:`PracticeResampler.patient_weights` for patients
+drawn with replacement within each practice). :class:`NewtonRefitter` refits a Poisson
+specification on weighted cells by Newton's method started at the full-sample fit, on the
+profile likelihood of the slopes (each practice effect, or the intercept, is at its optimum
+given the slopes, in closed form), with the design built once per covariate combination. A
+practice drawn k times with its own effect gives the same slopes as the practice weighted by
+k with one effect (the k copies' effects are equal at the optimum), so iterated to
+convergence this is the refit on the stacked drawn cells, not an approximation of it; the
+bootstrap still checks it against full refits on a sample of replicates.
 """
 
 from __future__ import annotations
@@ -24,11 +35,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from pcfm.model.errors import CellsError
-from pcfm.model.terms import AGE, EXPOSURE, PRACTICE, covariate_specs, uses_age_spline
-from pcfm.model.workload import WorkloadModel, fit_workload_model
+from pcfm.model.terms import (
+    AGE,
+    EXPOSURE,
+    PRACTICE,
+    covariate_specs,
+    prepare_cells,
+    uses_age_spline,
+)
+from pcfm.model.workload import SEPARATION_LOG_LIMIT, WorkloadModel, fit_workload_model
 from pcfm.params.model import ModelParams
 
-__all__ = ["FitFunction", "PracticeResampler", "model_columns"]
+__all__ = ["FitFunction", "NewtonRefitter", "PracticeResampler", "model_columns"]
 
 #: Columns of cells that are sums over patients, not covariates.
 SUM_COLUMNS = ("workload", "exposure", "patients")
@@ -177,3 +195,188 @@ class PracticeResampler:
     def combination_rates(self, model: Any) -> np.ndarray:
         """``model``'s predicted rate per person-year of each row of :attr:`combinations`."""
         return np.asarray(model.predict_rate(self.combinations), dtype=float)
+
+    def practice_weights(self, draw: np.ndarray) -> np.ndarray:
+        """The weight of each cell under ``draw``: how many times its practice was drawn."""
+        counts = np.bincount(draw, minlength=self.n_practices).astype(float)
+        return counts[self.practice_of_cell]
+
+    def patient_weights(self, rng: np.random.Generator) -> np.ndarray:
+        """A weight per cell for patients drawn with replacement within each practice.
+
+        Each practice draws as many patients as it has; the number falling in each of its
+        cells is multinomial with the cells' shares of its patients, and a cell's weight is
+        that number over its patients (its workload and person-years are scaled by it, the
+        cell's mean standing for the drawn patients' own values). Practices are drawn in
+        code order, each with one call on ``rng``.
+
+        Raises:
+            CellsError: the cells have no ``patients`` column or a cell has none.
+        """
+        if "patients" not in self.cells.columns:
+            raise CellsError("cells: resampling patients needs the patients column")
+        patients = self.cells["patients"].to_numpy(dtype=float)
+        if not (np.isfinite(patients).all() and (patients > 0).all()):
+            raise CellsError("cells: resampling patients needs a positive patients count per cell")
+        counts = np.rint(patients).astype(np.int64)
+        weights = np.empty(len(patients))
+        for rows in self._rows_of_practice:
+            n = counts[rows]
+            drawn = rng.multinomial(int(n.sum()), n / n.sum())
+            weights[rows] = drawn / n
+        return weights
+
+    def weighted_sample(self, cell_weights: np.ndarray) -> pd.DataFrame:
+        """The cells with workload, person-years and patients times their weight (cells of
+        weight 0 left out): what a refit on weighted cells is fitted on."""
+        keep = cell_weights > 0
+        sample = self.cells.loc[keep].reset_index(drop=True)
+        kept = cell_weights[keep]
+        for column in SUM_COLUMNS:
+            if column in sample.columns:
+                sample[column] = sample[column].to_numpy(dtype=float) * kept
+        return sample
+
+    def refit_weighted(self, cell_weights: np.ndarray, fit: FitFunction | None = None) -> Any:
+        """The specification refitted on :meth:`weighted_sample` (see :meth:`refit`)."""
+        return (fit or fit_workload_model)(self.weighted_sample(cell_weights), self.model_params)
+
+
+#: Newton's method stops when no slope moves by more than this (log scale)…
+NEWTON_TOLERANCE = 1e-10
+#: …and a refit that has not got there in this many steps counts as failed.
+NEWTON_MAX_STEPS = 30
+
+
+@dataclass(frozen=True)
+class NewtonRefitter:
+    """Poisson refits on weighted cells by Newton's method from the full-sample fit.
+
+    The Poisson log-likelihood of weighted cells with a practice effect a_p (or one
+    intercept) depends on the data only through the weighted sums of workload Y and
+    person-years E per practice × covariate combination. Given the slopes β, each a_p is at
+    its optimum when exp(a_p) = Y_p / Σ_c E_pc exp(x_c β); the profile log-likelihood of β is
+    then Σ Y_pc x_c β − Σ_p Y_p log Σ_c E_pc exp(x_c β), whose gradient and Hessian are sums
+    over combinations and practices (the within-practice information of IRLS). Newton's method
+    on it converges quadratically, and from the full-sample slopes a replicate needs a few
+    steps. Only the slopes matter for need: a factor common to every cell cancels in the need
+    index.
+
+    Attributes:
+        resampler: The cells and their indexing.
+        start_coef: The full-sample slopes (the start of every refit).
+        design: Dense design of :attr:`PracticeResampler.combinations` (combinations × terms).
+        level_masks: For every 0/1 level column and every covariate's reference level, which
+            combinations are at it (a refit whose drawn cells have no workload at one fails,
+            as the full refit does).
+        pair_of_cell: For each cell, its practice × combination pair.
+        pair_practice: Practice position (or 0 with one intercept) of each pair.
+        pair_combination: Combination of each pair.
+        n_groups: Practices (with practice effects) or 1.
+    """
+
+    resampler: PracticeResampler
+    start_coef: np.ndarray
+    design: np.ndarray
+    level_masks: np.ndarray
+    pair_of_cell: np.ndarray
+    pair_practice: np.ndarray
+    pair_combination: np.ndarray
+    n_groups: int
+
+    @staticmethod
+    def supports(model_params: ModelParams) -> bool:
+        """Whether the specification's likelihood is the Poisson one this refitter solves."""
+        return model_params.family == "poisson"
+
+    @classmethod
+    def from_fit(cls, resampler: PracticeResampler, model: WorkloadModel) -> NewtonRefitter:
+        """Prepare refits of ``resampler``'s specification starting at ``model``'s slopes.
+
+        Raises:
+            ValueError: the specification is not Poisson.
+        """
+        params = resampler.model_params
+        if not cls.supports(params):
+            raise ValueError(f"Newton refits need a Poisson model (family {params.family})")
+        prepared = prepare_cells(resampler.combinations, params, outcome=False)
+        design = model.encoder.sparse_matrix(prepared).toarray()
+        masks = [design[:, k] > 0 for k in range(model.encoder.n_dummy)]
+        masks += [
+            prepared[spec.column].to_numpy() == spec.reference for spec in model.encoder.specs
+        ]
+        absorbed = params.supply_sterilisation == "practice_effects"
+        n_combinations = len(resampler.combinations)
+        group_of_cell = (
+            resampler.practice_of_cell if absorbed else np.zeros_like(resampler.practice_of_cell)
+        )
+        key = group_of_cell.astype(np.int64) * n_combinations + resampler.combination_of_cell
+        pairs, pair_of_cell = np.unique(key, return_inverse=True)
+        return cls(
+            resampler=resampler,
+            start_coef=np.asarray(model.coef, dtype=float),
+            design=design,
+            level_masks=np.vstack(masks).astype(float) if masks else np.zeros((0, n_combinations)),
+            pair_of_cell=pair_of_cell,
+            pair_practice=(pairs // n_combinations).astype(np.int64),
+            pair_combination=(pairs % n_combinations).astype(np.int64),
+            n_groups=resampler.n_practices if absorbed else 1,
+        )
+
+    def refit_coef(self, cell_weights: np.ndarray) -> np.ndarray:
+        """The slopes of the Poisson fit on the weighted cells.
+
+        Raises:
+            ValueError: a level has no workload in the weighted cells, the information is
+                singular, a slope runs off (separation) or Newton's method does not converge.
+        """
+        cells = self.resampler.cells
+        n_pairs = len(self.pair_practice)
+        n_combinations = self.design.shape[0]
+        y = np.bincount(
+            self.pair_of_cell, cells["workload"].to_numpy(dtype=float) * cell_weights, n_pairs
+        )
+        exposure = np.bincount(
+            self.pair_of_cell, cells[EXPOSURE].to_numpy(dtype=float) * cell_weights, n_pairs
+        )
+        combination_y = np.bincount(self.pair_combination, y, n_combinations)
+        if len(self.level_masks) and not (self.level_masks @ combination_y > 0).all():
+            raise ValueError("a level has no workload in the drawn cells")
+        group_y = np.bincount(self.pair_practice, y, self.n_groups)
+        score_constant = self.design.T @ combination_y
+        coef = self.start_coef.copy()
+        for _ in range(NEWTON_MAX_STEPS):
+            # r = E exp(xβ); μ = r Y_p / R_p (practice effect at its optimum given β).
+            rate = np.exp(self.design @ coef)
+            r = exposure * rate[self.pair_combination]
+            group_r = np.bincount(self.pair_practice, r, self.n_groups)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(group_r > 0, group_y / group_r, 0.0)
+            mu = r * scale[self.pair_practice]
+            combination_mu = np.bincount(self.pair_combination, mu, n_combinations)
+            gradient = score_constant - self.design.T @ combination_mu
+            by_group = sp.csr_matrix(
+                (mu, (self.pair_practice, self.pair_combination)),
+                shape=(self.n_groups, n_combinations),
+            )
+            group_sums = np.asarray(by_group @ self.design)
+            positive = group_y > 0
+            information = (self.design.T * combination_mu) @ self.design - group_sums[
+                positive
+            ].T @ (group_sums[positive] / group_y[positive, None])
+            try:
+                step = np.linalg.solve(information, gradient)
+            except np.linalg.LinAlgError:
+                raise ValueError("the information matrix is singular in the drawn cells") from None
+            if not np.isfinite(step).all():
+                raise ValueError("the information matrix is singular in the drawn cells")
+            coef = coef + step
+            if np.abs(coef).max(initial=0.0) > SEPARATION_LOG_LIMIT:
+                raise ValueError("a slope runs off to infinity (separation) in the drawn cells")
+            if np.abs(step).max(initial=0.0) < NEWTON_TOLERANCE:
+                return coef
+        raise ValueError(f"Newton's method did not converge in {NEWTON_MAX_STEPS} steps")
+
+    def combination_rates(self, cell_weights: np.ndarray) -> np.ndarray:
+        """Predicted rate of each combination, up to a factor common to all of them."""
+        return np.exp(self.design @ self.refit_coef(cell_weights))

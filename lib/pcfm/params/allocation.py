@@ -235,6 +235,48 @@ class AllocationParams(Section):
             "the need index and the probability of eligibility; 0 = no bootstrap."
         ),
     )
+    bootstrap_resample: Literal["practices", "patients_within_practices"] = Field(
+        "practices",
+        description=(
+            "What a bootstrap replicate resamples: 'practices' = as many practices as the ICB "
+            "has, drawn with replacement, each with all its patients (the ICB's practices as "
+            "one draw of the practices such a model could be fitted on); "
+            "'patients_within_practices' = every practice kept, its patients drawn with "
+            "replacement (on cells: multinomial counts of each practice's patients over its "
+            "cells, each cell's workload and person-years scaled by its count; the "
+            "uncertainty of a fixed set of practices' patients)."
+        ),
+    )
+    bootstrap_refit: Literal["newton", "full"] = Field(
+        "newton",
+        description=(
+            "How a Poisson model is refitted in each replicate: 'newton' = Newton's method on "
+            "the slopes started at the full-sample fit, on the cells weighted by the draw "
+            "(a few steps; about twenty times faster with practice effects at LLR scale), "
+            "checked against full refits on bootstrap_check_replicates replicates; 'full' = "
+            "the fitting routine of stage 02 on the drawn cells. A negative-binomial model is "
+            "always refitted in full."
+        ),
+    )
+    bootstrap_check_replicates: int = Field(
+        5,
+        ge=0,
+        le=10_000,
+        description=(
+            "With bootstrap_refit 'newton': how many replicates (the first ones) are also "
+            "refitted in full, to check the Newton refits; 0 = no check."
+        ),
+    )
+    bootstrap_check_tolerance: float = Field(
+        1e-6,
+        gt=0.0,
+        description=(
+            "With bootstrap_refit 'newton': the largest absolute difference in any practice's "
+            "need index allowed between the Newton and the full refit of a checked replicate; "
+            "above it the whole bootstrap is redone with full refits (same seed). Need "
+            "indices are published to three decimals, so 1e-6 is far below what a reader sees."
+        ),
+    )
 
     sensitivity: bool = Field(
         True,
@@ -250,10 +292,11 @@ class AllocationParams(Section):
         ge=0.0,
         le=1.0,
         description=(
-            "A practice's eligibility is uncertain when the share of bootstrap replicates in "
-            "which it is eligible lies strictly between uncertain_low and uncertain_high; "
-            "stage 04 decides this once and every document reports that decision "
-            "(0.1 = eligible in more than 10% of replicates)."
+            "A practice not eligible in the run has robust eligibility only if it is eligible "
+            "in at most this share of bootstrap replicates (and under no credible alternative "
+            "model); otherwise its eligibility is uncertain. Stage 04 decides this once "
+            "(pcfm.allocation.certainty) and every document reports that decision (0.1 = "
+            "eligible in at most 10% of replicates, i.e. not eligible in at least 90%)."
         ),
     )
     uncertain_high: float = Field(
@@ -261,8 +304,9 @@ class AllocationParams(Section):
         ge=0.0,
         le=1.0,
         description=(
-            "Upper end of the uncertain band of eligibility (see uncertain_low): a practice "
-            "eligible in at least this share of replicates is not in doubt."
+            "A practice eligible in the run has robust eligibility only if it is eligible in "
+            "at least this share of bootstrap replicates and under every credible alternative "
+            "model (see uncertain_low); otherwise its eligibility is uncertain."
         ),
     )
 

@@ -22,6 +22,7 @@ from pcfm.report.display import (
     note,
     pcn_label_column,
     quintile_display_table,
+    sensitivity_display_table,
     totals_display_table,
     uncertain_display_table,
 )
@@ -36,6 +37,7 @@ from pcfm.report.headline import (
 from pcfm.report.published import (
     read_exclusions,
     read_headline,
+    read_sensitivity,
     read_summary,
     read_table,
     read_uncertain,
@@ -61,6 +63,8 @@ class BoardPaper:
     exclusions: pd.DataFrame
     risks: str
     uncertain: pd.DataFrame
+    sensitivity_text: str
+    sensitivity: pd.DataFrame
 
 
 def executive_summary(
@@ -216,4 +220,6 @@ def build_board_paper(folder: RunFolder, params: Params) -> BoardPaper:
         exclusions=exclusions_display_table(exclusions),
         risks=risks,
         uncertain=uncertain_shown,
+        sensitivity_text=sensitivity_sentence(headline),
+        sensitivity=sensitivity_display_table(read_sensitivity(folder)),
     )

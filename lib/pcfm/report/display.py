@@ -121,8 +121,23 @@ def totals_display_table(totals: pd.DataFrame, label: str, by: str) -> pd.DataFr
     )
 
 
+def what_would_flip(row: pd.Series) -> str:
+    """What would change an uncertain practice's eligibility, in words, from the published
+    columns ``uncertain_because`` and ``eligibility_flips_under`` (no new numbers: its
+    bootstrap probability is the table's own column)."""
+    parts = []
+    eligible = str(row.get("eligible", "")).strip().lower() == "true"
+    because = str(row.get("uncertain_because", "") or "")
+    if "bootstrap" in because:
+        parts.append("re-estimating the model on resampled data")
+    flips = row.get("eligibility_flips_under", "")
+    if isinstance(flips, str) and flips.strip():
+        parts.append(f"{'not eligible' if eligible else 'eligible'} under {flips.strip()}")
+    return "; ".join(parts)
+
+
 def uncertain_display_table(uncertain: pd.DataFrame) -> pd.DataFrame:
-    """``allocation_uncertain_eligibility`` for people."""
+    """``allocation_uncertain_eligibility`` for people, with what would flip each practice."""
     shown = uncertain[
         [
             c
@@ -132,6 +147,7 @@ def uncertain_display_table(uncertain: pd.DataFrame) -> pd.DataFrame:
     ].copy()
     shown["p_eligible"] = uncertain["p_eligible"].map(lambda v: percent(v, 0))
     shown["allocation_gbp"] = uncertain["allocation_gbp"].map(money)
+    shown["What would change it"] = [what_would_flip(row) for _, row in uncertain.iterrows()]
     shown["eligible"] = shown["eligible"].map(
         lambda v: "yes" if str(v).strip().lower() == "true" else "no"
     )
@@ -168,13 +184,20 @@ def practice_display_table(allocation: pd.DataFrame) -> pd.DataFrame:
 
 
 def sensitivity_display_table(sensitivity: pd.DataFrame | None) -> pd.DataFrame:
-    """How many practices change category (and eligibility) under each alternative model."""
+    """Per alternative model: what it assumes, whether it is credible, how many practices
+    change eligibility (and category) and the largest change of an allocation."""
     if sensitivity is None or sensitivity.empty:
         return note("The run did not publish a sensitivity analysis.")
     shown = pd.DataFrame({"Alternative model": sensitivity["alternative"].astype(str)})
-    shown["Practices changing category"] = sensitivity["n_category_changed"].astype(int)
+    if "assumes" in sensitivity:
+        shown["What it assumes"] = sensitivity["assumes"].fillna("").astype(str)
+    if "credible" in sensitivity:
+        shown["Credible"] = sensitivity["credible"].map(
+            lambda v: "yes" if str(v).strip().lower() == "true" else "no (benchmark)"
+        )
     if "n_eligibility_changed" in sensitivity:
         shown["Practices changing eligibility"] = sensitivity["n_eligibility_changed"].astype(int)
+    shown["Practices changing category"] = sensitivity["n_category_changed"].astype(int)
     if "max_abs_change_gbp" in sensitivity:
         shown["Largest change of a practice's allocation (£)"] = sensitivity[
             "max_abs_change_gbp"

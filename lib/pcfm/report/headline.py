@@ -68,7 +68,7 @@ def equity_sentence(headline: AllocationHeadline) -> str | None:
 
 
 def certainty_sentence(headline: AllocationHeadline) -> str:
-    """How many practices' eligibility is uncertain, with the band that decides it."""
+    """How many practices' eligibility is uncertain, with the rule that decides it."""
     if headline.n_eligibility_uncertain is None:
         return (
             "The uncertainty of each practice's eligibility was not estimated in this run "
@@ -76,27 +76,41 @@ def certainty_sentence(headline: AllocationHeadline) -> str:
         )
     low, high = percent(headline.uncertain_low, 0), percent(headline.uncertain_high, 0)
     replicates = headline.bootstrap_replicates
+    alternatives = (
+        f" and under each of the {headline.n_credible_alternatives} credible alternative model(s)"
+        if headline.n_credible_alternatives
+        else ""
+    )
+    rule = (
+        f"Re-estimating the model {replicates} times on resampled data{alternatives}, a "
+        f"practice's eligibility is robust when it is eligible in at least {high} of "
+        f"re-estimates (or in at most {low} when it is not eligible)"
+        + (" and the same under every credible alternative" if alternatives else "")
+    )
     if headline.n_eligibility_uncertain == 0:
-        return (
-            f"Re-estimating the model {replicates} times on resampled practices, every practice "
-            f"was in the funded group in at least {high} or in at most {low} of replicates: "
-            "no practice's eligibility is in doubt."
-        )
+        return f"{rule}: every practice's eligibility is robust."
     return (
-        f"Re-estimating the model {replicates} times on resampled practices, "
-        f"**{headline.n_eligibility_uncertain} practice(s)** were in the funded group in more "
-        f"than {low} and fewer than {high} of replicates: their eligibility is uncertain "
-        "(listed below)."
+        f"{rule}: **{headline.n_eligibility_uncertain} practice(s)** have uncertain "
+        "eligibility (listed below, with what would change it)."
     )
 
 
 def sensitivity_sentence(headline: AllocationHeadline) -> str:
-    """One sentence on how much the categories depend on the modelling choices."""
+    """What the alternative models change: eligibility under credible ones and benchmarks,
+    and category."""
     if headline.n_sensitivity_alternatives is None:
         return "The run did not publish a sensitivity analysis of the model."
+    category = (
+        f"at most {headline.max_practices_changing_category} practice(s) change funding category"
+    )
+    if headline.n_credible_alternatives is None:
+        return f"Under {headline.n_sensitivity_alternatives} alternative model(s), {category}."
     return (
-        f"Under {headline.n_sensitivity_alternatives} alternative model(s), at most "
-        f"{headline.max_practices_changing_category} practice(s) change funding category."
+        f"Of {headline.n_sensitivity_alternatives} alternative model(s), "
+        f"{headline.n_credible_alternatives} are credible (they keep the need covariates): "
+        f"under them at most {headline.max_practices_changing_eligibility_credible} "
+        "practice(s) change eligibility; under the benchmarks, which change what need is, "
+        f"at most {headline.max_practices_changing_eligibility_benchmark}; {category}."
     )
 
 

@@ -103,27 +103,47 @@ def _flag(row: dict[str, str], column: str) -> bool | None:
     return None
 
 
-def certainty_words(p_eligible: float, uncertain: bool, low: float, high: float) -> str:
+def certainty_words(
+    p_eligible: float,
+    uncertain: bool,
+    low: float,
+    high: float,
+    eligible: bool | None = None,
+    flips_under: str = "",
+) -> str:
     """How sure the run is that the practice is (or is not) in the funded group.
 
-    ``uncertain`` is stage 04's decision (``low < p_eligible < high``, the band
-    ``allocation.uncertain_low/high``); the words say "uncertain" exactly then. A
-    decision that disagrees with the band is an error: the published inputs contradict.
+    ``uncertain`` is stage 04's decision (`pcfm.allocation.certainty`): robust when the
+    re-estimates agree with the run's eligibility (``p_eligible >= high`` if eligible,
+    ``<= low`` if not) and no credible alternative model (``flips_under``) changes it. The
+    words say "uncertain" exactly then. A decision that disagrees with the rule is an
+    error: the published inputs contradict. Without ``eligible`` the bootstrap band alone
+    is checked (``low < p_eligible < high``).
     """
-    if uncertain != (low < p_eligible < high):
+    if eligible is None:
+        agree = not (low < p_eligible < high)
+    else:
+        agree = p_eligible >= high if eligible else p_eligible <= low
+    expected = not agree or bool(flips_under.strip())
+    if uncertain != expected:
         raise StatementError(
             f"allocation.csv: eligibility_uncertain is {uncertain} but p_eligible "
-            f"{p_eligible} is {'inside' if not uncertain else 'outside'} the band {low} to {high}"
+            f"{p_eligible} (band {low} to {high}) and the credible alternatives under which "
+            f"eligibility changes ({flips_under.strip() or 'none'}) say {expected}"
         )
     if uncertain:
-        return (
-            f"uncertain: that is more than {percent(low, 0)} and less than {percent(high, 0)} "
-            "of the re-estimates, the band in which the model cannot say whether it belongs in "
-            "the funded group"
-        )
+        reasons = []
+        if not agree:
+            reasons.append(
+                f"the re-estimates do not agree with it in at least {percent(high, 0)} of cases"
+            )
+        if flips_under.strip():
+            reasons.append(f"it changes under the alternative model(s) {flips_under.strip()}")
+        return "uncertain: " + " and ".join(reasons)
+    robust = " and no credible alternative model changes it" if eligible is not None else ""
     if p_eligible >= high:
-        return f"not in doubt: that is at least {percent(high, 0)} of the re-estimates"
-    return f"not in doubt: that is at most {percent(low, 0)} of the re-estimates"
+        return f"robust: that is at least {percent(high, 0)} of the re-estimates{robust}"
+    return f"robust: that is at most {percent(low, 0)} of the re-estimates{robust}"
 
 
 def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
@@ -257,10 +277,20 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
     if p_eligible is not None and uncertain is not None and not excluded:
         replicates = summary.get("bootstrap_replicates", "")
         words = certainty_words(
-            p_eligible, uncertain, allocation_params.uncertain_low, allocation_params.uncertain_high
+            p_eligible,
+            uncertain,
+            allocation_params.uncertain_low,
+            allocation_params.uncertain_high,
+            funded if eligible else None,
+            row.get("eligibility_flips_under", "") or "",
+        )
+        resampled = (
+            "data with each practice's patients resampled"
+            if summary.get("bootstrap_resample") == "patients_within_practices"
+            else "resampled practices"
         )
         lines.append(
-            f"When the model was re-estimated {replicates} times on resampled practices, your "
+            f"When the model was re-estimated {replicates} times on {resampled}, your "
             f"practice was in the funded group {p_eligible:.0%} of the time, so its "
             f"eligibility is {words}."
         )
