@@ -76,6 +76,12 @@ ALTERNATIVE_KINDS: dict[str, AlternativeKind] = {
         "errors clustered by practice, or negative binomial)",
         True,
     ),
+    # Before the general supply entry: the first matching start wins.
+    "supply sterilisation: none": AlternativeKind(
+        "benchmark: one intercept, so practices' supply is read as need (biased toward a "
+        "deprivation rate ratio of one; see the calibration study)",
+        False,
+    ),
     "supply sterilisation: ": AlternativeKind(
         "the same covariates; supply treated the other way (practice effects absorbed and "
         "need predicted at reference supply, or one intercept)",
