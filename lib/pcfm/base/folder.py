@@ -7,6 +7,7 @@ Outputs are labelled by sensitivity, as OpenSAFELY labels its outputs:
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +62,16 @@ class RunFolder:
         """Make every folder of the layout."""
         for path in (self.notebooks, self.figures, self.restricted, self.report):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def swap_into_place(scratch: Path, final: Path) -> None:
+    """Replace ``final`` by ``scratch``; the old folder is removed only after the swap, so a
+    failure before it leaves the earlier folder as it was."""
+    previous = final.with_name(f".{final.name}.previous")
+    if previous.exists():
+        shutil.rmtree(previous)
+    if final.exists():
+        final.rename(previous)
+    scratch.rename(final)
+    if previous.exists():
+        shutil.rmtree(previous)

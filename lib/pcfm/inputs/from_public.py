@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pcfm.base.folder import swap_into_place
 from pcfm.data.provenance import (
     ADJUSTMENT_COLUMNS,
     ADJUSTMENTS_FILE,
@@ -54,9 +55,8 @@ from pcfm.inputs.public.common import (
     PublicFileError,
     choose_extract_date,
     find_files,
+    most_common,
     read_columns,
-    read_header,
-    resolve_columns,
 )
 from pcfm.inputs.public.deprivation import read_practice_imd
 from pcfm.inputs.public.geography import read_practice_map
@@ -65,6 +65,7 @@ from pcfm.inputs.public.payments import (
     payments_files,
     read_payment_lines,
     read_payments_file,
+    read_practice_types,
 )
 from pcfm.inputs.public.qof_conditions import practice_prevalence
 from pcfm.inputs.public.registered import read_registered_age_sex, registered_extract_dates
@@ -126,23 +127,9 @@ class PublicFiles:
     sub_icb_to_icb: pd.Series
 
 
-def _practice_type(path: Path) -> pd.Series:
-    header = read_header(path)
-    try:
-        spelling = resolve_columns(header, ["Practice Code", "Practice Type"])
-    except KeyError:
-        return pd.Series(dtype="string")
-    frame = read_columns(path, list(spelling.values()))
-    return pd.Series(
-        frame.iloc[:, 1].to_numpy(), index=frame.iloc[:, 0].str.strip().str.upper(), dtype="string"
-    )
-
-
 def _sub_icb_to_icb(folder: Path, practice_map: pd.DataFrame) -> pd.Series:
     """Sub-ICB (and older CCG) codes → ICB: from the extract's map, then the CCG lookup."""
-    current = practice_map.groupby("sub_icb_code")["icb_code"].agg(
-        lambda codes: codes.value_counts().sort_index().idxmax()
-    )
+    current = practice_map.groupby("sub_icb_code")["icb_code"].agg(most_common)
     try:
         (lookup,) = find_files(folder, ["CCG_ICB_code*"], "CCG to ICB lookup")[:1]
     except (PublicFileError, ValueError):
@@ -194,7 +181,7 @@ def _load_public_files(
         payments_year=year,
         payments=read_payments_file(files[year]),
         payment_lines=read_payment_lines(files[year]),
-        practice_type=_practice_type(files[year]),
+        practice_type=read_practice_types(files[year]),
         imd=read_practice_imd(folder),
         legacy_places=legacy,
         sub_icb_to_icb=_sub_icb_to_icb(folder, practice_map),
@@ -451,9 +438,7 @@ def assemble_public_icb(
         )
 
     # PCNs: the publisher's "no PCN", and PCNs most of whose practices are in another ICB.
-    pcn_icb = files.practice_map.groupby("pcn_code")["icb_code"].agg(
-        lambda codes: codes.value_counts().sort_index().idxmax()
-    )
+    pcn_icb = files.practice_map.groupby("pcn_code")["icb_code"].agg(most_common)
     no_pcn = practices["pcn_code"].isna() | (practices["pcn_code"] == NO_PCN_CODE)
     if no_pcn.any():
         adjustments.append(
@@ -651,17 +636,5 @@ def write_public_icb(
         (inputs.practice_sources, PRACTICE_SOURCES_FILE),
     ):
         table.to_csv(provenance / name, index=False, lineterminator="\n")
-    _replace_folder(staging, out_dir)
+    swap_into_place(staging, out_dir)
     return icb, inputs
-
-
-def _replace_folder(staging: Path, out_dir: Path) -> None:
-    """Move ``staging`` to ``out_dir``, replacing an earlier folder only once all is written."""
-    old = out_dir.with_name(f".{out_dir.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if out_dir.exists():
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    if old.exists():
-        shutil.rmtree(old)

@@ -20,6 +20,7 @@ import pandas as pd
 from pcfm.inputs.public.common import (
     PublicFileError,
     describe_bad_values,
+    most_common,
     read_columns,
     read_header,
     resolve_columns,
@@ -152,7 +153,7 @@ def assign_places(
             members.assign(place=members["practice_code"].map(legacy))
             .dropna(subset=["place", "pcn_code"])
             .groupby("pcn_code")["place"]
-            .agg(lambda values: values.value_counts().sort_index().idxmax())
+            .agg(most_common)
         )
         fill(
             practices["pcn_code"].map(by_pcn),

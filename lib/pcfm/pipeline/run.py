@@ -19,7 +19,7 @@ from pathlib import Path
 import papermill
 
 from pcfm.base.disclosure.check import check_run_folder
-from pcfm.base.folder import RunFolder
+from pcfm.base.folder import RunFolder, swap_into_place
 from pcfm.base.outputs import write_workbook
 from pcfm.base.resources import project_dir
 from pcfm.params import Params, load_params
@@ -135,18 +135,6 @@ def check_outputs(folder: RunFolder) -> None:
         )
 
 
-def _swap_into_place(scratch: Path, final: Path) -> None:
-    """Replace ``final`` by ``scratch``; the old run is removed only after the swap."""
-    previous = final.with_name(f".{final.name}.previous")
-    if previous.exists():
-        shutil.rmtree(previous)
-    if final.exists():
-        final.rename(previous)
-    scratch.rename(final)
-    if previous.exists():
-        shutil.rmtree(previous)
-
-
 def run_pipeline(
     params_path: str | Path,
     build_root: str | Path = "build",
@@ -215,5 +203,5 @@ def run_pipeline(
             f"{detail}\n(the previous successful run in {final}, if any, is untouched; this "
             f"run's partial outputs are in {failed})"
         ) from error
-    _swap_into_place(scratch, final)
+    swap_into_place(scratch, final)
     return RunResult(final, rendered)

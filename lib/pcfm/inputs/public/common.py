@@ -253,3 +253,8 @@ def resolve_columns(header: Sequence[str], wanted: Sequence[str]) -> dict[str, s
     """Map each wanted name to the header's own spelling (case and spaces may differ)."""
     by_key = {layout_key(name): name for name in header}
     return {name: by_key[layout_key(name)] for name in wanted}
+
+
+def most_common(values: pd.Series) -> object:
+    """The most common value; ties go to the first in sort order, so the choice is stable."""
+    return values.value_counts().sort_index().idxmax()

@@ -405,3 +405,17 @@ def read_payment_lines(path: str | Path) -> PaymentLines:
             "a file whose lines add up"
         )
     return PaymentLines(year, path, lines, amounts)
+
+
+def read_practice_types(path: str | Path) -> pd.Series:
+    """Practice code → published practice type ("GP practice", "Walk in centre", …) of one
+    payments file; empty for years that do not publish the column."""
+    path = Path(path)
+    header = read_header(path)
+    try:
+        spelling = resolve_columns(header, ["Practice Code", "Practice Type"])
+    except KeyError:
+        return pd.Series(dtype="string")
+    frame = read_columns(path, list(spelling.values()))
+    codes = frame[spelling["Practice Code"]].str.strip().str.upper()
+    return pd.Series(frame[spelling["Practice Type"]].to_numpy(), index=codes, dtype="string")
