@@ -90,3 +90,45 @@ def test_yaml_round_trip_gives_the_same_parameters(project_root: Path, tmp_path:
     copy = tmp_path / "copy.yml"
     copy.write_text(params.to_yaml())
     assert load_params(copy).model_dump() == params.model_dump()
+
+
+def test_duplicate_keys_are_errors_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text("run_name: x\nallocation:\n  budget_gbp: 100\n  budget_gbp: 200\n")
+    with pytest.raises(ParameterError, match=r"line 4: duplicate key 'budget_gbp'.*line 3"):
+        load_params(path)
+
+
+def test_anchor_bomb_is_refused_quickly_with_a_short_message(tmp_path: Path) -> None:
+    # the "billion laughs": nine levels of nine aliases expand to 9**9 strings
+    lines = ["run_name: x", 'a0: &a0 ["lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ParameterError, match="anchors and aliases") as error:
+        load_params(path)
+    assert len(str(error.value)) < 500
+
+
+def test_a_single_alias_is_refused_too(tmp_path: Path) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text("run_name: x\nseed: &s 7\nmodel:\n  cv_folds: *s\n")
+    with pytest.raises(ParameterError, match="line 2: YAML anchors"):
+        load_params(path)
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_non_finite_numbers_are_errors(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text(f"run_name: x\nallocation:\n  budget_gbp: {value}\n")
+    with pytest.raises(ParameterError, match=r"allocation\.budget_gbp: .*finite"):
+        load_params(path)
+
+
+def test_a_huge_value_is_shown_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text(f"run_name: x\nallocation:\n  budget_gbp: {'9' * 5000}x\n")
+    with pytest.raises(ParameterError) as error:
+        load_params(path)
+    assert "allocation.budget_gbp" in str(error.value)
+    assert len(str(error.value)) < 500

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pcfm.base.folder import swap_into_place
+from pcfm.base.folder import check_replaceable, swap_into_place
 from pcfm.data.provenance import (
     ADJUSTMENT_COLUMNS,
     ADJUSTMENTS_FILE,
@@ -592,6 +592,10 @@ def log_adjustments(inputs: PublicICBInputs) -> None:
         )
 
 
+#: What every data folder that `pcfm setup` writes holds: only such a folder is replaced.
+DATA_MARKERS = (f"{PROVENANCE_DIR}/{SOURCES_FILE}",)
+
+
 def write_public_icb(
     rules: PublicParams, out_dir: str | Path, seed: int
 ) -> tuple[SyntheticICB, PublicICBInputs]:
@@ -617,6 +621,7 @@ def write_public_icb(
         prevalence=qof.table if qof is not None else None,
     )
     out_dir = Path(out_dir)
+    check_replaceable(out_dir, DATA_MARKERS)  # before the work, not after it
     staging = out_dir.with_name(f".{out_dir.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)
@@ -636,5 +641,5 @@ def write_public_icb(
         (inputs.practice_sources, PRACTICE_SOURCES_FILE),
     ):
         table.to_csv(provenance / name, index=False, lineterminator="\n")
-    swap_into_place(staging, out_dir)
+    swap_into_place(staging, out_dir, DATA_MARKERS)
     return icb, inputs

@@ -19,6 +19,7 @@ from pcfm.params.data import DataParams
 from pcfm.params.disclosure import DisclosureParams
 from pcfm.params.model import ModelParams
 from pcfm.params.report import ReportParams
+from pcfm.params.strict_yaml import StrictYamlError, bounded, load_strict_yaml
 
 __all__ = ["ParameterError", "Params", "load_params", "params_from_dict", "schema_field"]
 
@@ -101,7 +102,11 @@ def _format_errors(source: str, error: ValidationError) -> str:
         else:
             message = item["msg"]
         value = item.get("input")
-        shown = "" if isinstance(value, dict) or item["type"] == "missing" else f" (got {value!r})"
+        shown = (
+            ""
+            if isinstance(value, dict) or item["type"] == "missing"
+            else f" (got {bounded(repr(value), 80)})"
+        )
         lines.append(f"  - {key}: {message}{shown}")
     return "\n".join(lines)
 
@@ -126,9 +131,9 @@ def load_params(path: str | Path, **overrides: Any) -> Params:
     except OSError as error:
         raise ParameterError(f"{path}: cannot read the parameter file ({error.strerror})") from None
     try:
-        values = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
-        raise ParameterError(f"{path}: not valid YAML: {error}") from None
+        values = load_strict_yaml(text) or {}
+    except StrictYamlError as error:
+        raise ParameterError(f"{path}: {error}") from None
     if isinstance(values, dict):
         values.update(overrides)
     params = params_from_dict(values, source=str(path))

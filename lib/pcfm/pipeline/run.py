@@ -19,7 +19,16 @@ from pathlib import Path
 import papermill
 
 from pcfm.base.disclosure.check import check_run_folder
-from pcfm.base.folder import RunFolder, swap_into_place
+from pcfm.base.folder import (
+    RUN_MARKERS,
+    FolderError,
+    RunFolder,
+    check_replaceable,
+    exclusive_lock,
+    recover_interrupted_swap,
+    remove_stale_scratch,
+    swap_into_place,
+)
 from pcfm.base.outputs import write_workbook
 from pcfm.base.resources import project_dir
 from pcfm.params import Params, load_params
@@ -155,7 +164,24 @@ def run_pipeline(
         os.environ[variable] = value
     build_root = Path(build_root)
     build_root.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive_lock(
+            build_root / f".{params.run_name}.lock", f"a run named {params.run_name!r}"
+        ):
+            return _run_locked(params, params_path, build_root, project_root)
+    except FolderError as error:
+        raise PipelineError(str(error)) from None
+
+
+def _run_locked(
+    params: Params, params_path: Path, build_root: Path, project_root: Path
+) -> RunResult:
+    """The run itself, while this process holds the lock of its name."""
     final = build_root / params.run_name
+    recover_interrupted_swap(final)
+    input_folder = params.data.folder if params.data.source == "folder" else None
+    check_replaceable(final, RUN_MARKERS, keep=input_folder)  # before any work
+    remove_stale_scratch(build_root, params.run_name)
     scratch = Path(
         tempfile.mkdtemp(prefix=f".{params.run_name}.", suffix=".partial", dir=build_root)
     )
@@ -194,6 +220,11 @@ def run_pipeline(
         if failed.exists():
             shutil.rmtree(failed)
         scratch.rename(failed)
+        (failed / "FAILED.txt").write_text(
+            "This run failed and is kept only to look into why; it is not a report.\n"
+            f"{type(error).__name__}: {error}\n",
+            encoding="utf-8",
+        )
         if isinstance(error, KeyboardInterrupt):
             raise
         detail = (
@@ -203,5 +234,5 @@ def run_pipeline(
             f"{detail}\n(the previous successful run in {final}, if any, is untouched; this "
             f"run's partial outputs are in {failed})"
         ) from error
-    swap_into_place(scratch, final)
+    swap_into_place(scratch, final, RUN_MARKERS, keep=input_folder)
     return RunResult(final, rendered)
