@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY, write_tiny_params
 
 from pcfm.base.folder import (
     RUN_MARKERS,
@@ -24,7 +25,6 @@ from pcfm.base.folder import (
     swap_into_place,
 )
 from pcfm.pipeline.run import PipelineError, run_pipeline
-from conftest import TINY, write_tiny_params
 
 pytestmark = pytest.mark.unit
 
