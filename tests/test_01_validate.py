@@ -189,6 +189,16 @@ def test_missing_folder(tmp_path):
         validate_folder(tmp_path / "nowhere", DataParams())
 
 
+def test_two_files_for_one_table_is_an_error(tmp_path):
+    folder = write_tables(make_tables(), tmp_path)
+    pd.read_csv(folder / "patients.csv").head(3).to_parquet(folder / "patients.parquet")
+    with pytest.raises(DataValidationError) as caught:
+        validate_folder(folder, DataParams())
+    assert "patients.parquet and patients.csv are both present: keep only the one" in (
+        str(caught.value)
+    )
+
+
 def test_missing_file(tmp_path):
     folder = write_tables(make_tables(), tmp_path)
     (folder / "activity.csv").unlink()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -203,3 +205,23 @@ def test_a_run_publishes_exactly_what_the_stages_declare(tiny_run: Path) -> None
     assert restricted == {
         artefact.filename for stage in STAGES for artefact in stage.writes_restricted
     }
+
+
+def test_ctrl_c_stops_a_run_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    command = [sys.executable, "-m", "pcfm", "run", str(_write_params(tmp_path))]
+    run = subprocess.Popen(
+        [*command, "--build-root", str(build)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(build.glob(".tiny.*.partial/notebooks/*.ipynb")):  # inside a stage
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "pcfm: interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert (build / ".tiny.failed").is_dir() and not (build / "tiny").exists()

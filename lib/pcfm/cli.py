@@ -215,3 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as error:  # PipelineError, RenderError
         print(f"pcfm: run failed: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: a stop the user asked for, not a crash to debug
+        print(
+            "pcfm: interrupted; an earlier finished run is untouched, and the stopped "
+            "run's partial outputs, if any, are in the build folder as .<run-name>.failed",
+            file=sys.stderr,
+        )
+        return 130

@@ -355,16 +355,27 @@ TABLES: dict[str, Table] = {t.stem: t for t in (PATIENTS, ACTIVITY, PRACTICES, A
 FILE_SUFFIXES = (".parquet", ".csv")
 
 
+class AmbiguousTableError(ValueError):
+    """Two files for one table (``patients.parquet`` and ``patients.csv``): which is meant?"""
+
+
 def table_path(data_dir: Path, stem: str) -> Path:
-    """Return the file holding table ``stem`` in ``data_dir`` (Parquet preferred over CSV).
+    """Return the file holding table ``stem`` in ``data_dir``.
 
     Raises:
         FileNotFoundError: naming the folder and the file names looked for.
+        AmbiguousTableError: if the table is there in more than one format, which would
+            leave one of them silently unread.
     """
-    for suffix in FILE_SUFFIXES:
-        candidate = Path(data_dir) / f"{stem}{suffix}"
-        if candidate.exists():
-            return candidate
+    found = [Path(data_dir) / f"{stem}{s}" for s in FILE_SUFFIXES]
+    found = [path for path in found if path.exists()]
+    if len(found) > 1:
+        raise AmbiguousTableError(
+            f"{' and '.join(path.name for path in found)} are both present: keep only the "
+            f"one that holds the {stem} table"
+        )
+    if found:
+        return found[0]
     names = " or ".join(f"{stem}{s}" for s in FILE_SUFFIXES)
     raise FileNotFoundError(f"{data_dir}: no {names} (the data contract needs a {stem} table)")
 

@@ -29,7 +29,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pcfm.data.contract import AREAS, PRACTICES, TABLES, Column, table_path
+from pcfm.data.contract import (
+    AREAS,
+    PRACTICES,
+    TABLES,
+    AmbiguousTableError,
+    Column,
+    table_path,
+)
 
 __all__ = [
     "DataFolder",
@@ -222,6 +229,9 @@ def open_folder(data_dir: Path, stems: tuple[str, ...] | None = None) -> DataFol
                 stem,
                 f"file missing: the data contract needs {stem}.parquet or {stem}.csv",
             )
+            continue
+        except AmbiguousTableError as error:
+            folder.unavailable[stem] = (stem, str(error))
             continue
         if not path.is_file():
             folder.unavailable[stem] = (path.name, "is not a file")
