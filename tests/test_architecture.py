@@ -31,7 +31,8 @@ ALLOWED = {
     "uncertainty": {"params", "base", "model", "need", "allocation"},
     "report": {"params", "base", "reference", "data", "model", "need", "allocation", "stages"},
     "stages": {"base"},
-    "pipeline": {"params", "base", "inputs", "report", "stages"},
+    # the runner hashes the data contract's files (and only those) for the manifest
+    "pipeline": {"params", "base", "inputs", "data", "report", "stages"},
     "cli": {"params", "base", "inputs", "data", "pipeline", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),

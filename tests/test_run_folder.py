@@ -135,3 +135,20 @@ def test_stale_scratch_folders_are_removed_and_restricted_is_private(tmp_path: P
     assert stat.S_IMODE(stale.stat().st_mode) & 0o055  # group and others may read outputs
     remove_stale_scratch(tmp_path, "demo")
     assert not stale.exists() and other.exists()
+
+
+def test_only_the_files_a_run_reads_are_hashed(tmp_path: Path) -> None:
+    from pcfm.pipeline.manifest import hash_inputs
+
+    for name in ("patients.parquet", "activity.csv", "provenance/sources.json", "truth/t.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name)
+    (tmp_path / "holiday-photos").mkdir()
+    (tmp_path / "holiday-photos" / "beach.jpg").write_text("not an input")
+    (tmp_path / "notes.txt").write_text("not an input")
+    assert sorted(hash_inputs(tmp_path)) == [
+        "activity.csv",
+        "patients.parquet",
+        "provenance/sources.json",
+        "truth/t.csv",
+    ]

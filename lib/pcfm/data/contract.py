@@ -380,6 +380,33 @@ def table_path(data_dir: Path, stem: str) -> Path:
     raise FileNotFoundError(f"{data_dir}: no {names} (the data contract needs a {stem} table)")
 
 
+#: Where a synthetic ICB's data folder keeps its known truth (`pcfm.model.truth_recovery`).
+TRUTH_DIR = "truth"
+#: Where `pcfm setup` records how a data folder was made (`pcfm.data.provenance`).
+PROVENANCE_DIR = "provenance"
+#: Sub-folders of a data folder that a run reads besides the contract's tables; pcfm
+#: writes both itself.
+READ_SUBFOLDERS = (PROVENANCE_DIR, TRUTH_DIR)
+
+
+def input_files(data_dir: Path) -> list[Path]:
+    """The files of a data folder that a run reads, and only those.
+
+    Hashing the whole folder would hash whatever else lives there (pointed at a wrong
+    folder, a run once hashed 125,000 files before saying a table was missing). A table
+    missing or given twice is left out here; validation, next, says so.
+    """
+    found = []
+    for stem in TABLES:
+        try:
+            found.append(table_path(data_dir, stem))
+        except (FileNotFoundError, AmbiguousTableError):
+            continue
+    for name in READ_SUBFOLDERS:
+        found += [path for path in (data_dir / name).rglob("*") if path.is_file()]
+    return sorted(path for path in found if path.is_file())
+
+
 def contract_frame() -> pd.DataFrame:
     """The whole contract as one tidy table, for the methodology appendix."""
     rows = [

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from pcfm.data.contract import PROVENANCE_DIR
 from pcfm.params import Params
 from pcfm.params.public import rules_record
 
 #: Files of ``<data folder>/provenance/``.
-PROVENANCE_DIR = "provenance"
 SOURCES_FILE = "public_sources.json"
 ADJUSTMENTS_FILE = "adjustments.csv"
 FUNDING_LINES_FILE = "funding_lines.csv"

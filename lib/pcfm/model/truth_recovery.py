@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pcfm.data.contract import TRUTH_DIR
 from pcfm.model.alternatives import SPECIFIED
 from pcfm.model.carr_hill import carr_hill_2007_weight
 from pcfm.model.diagnostics import CARR_HILL, FLAT_RATE
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 #: Where a data folder holds the true need index (written by `pcfm synth`).
-TRUE_NEED_INDEX_FILE = Path("truth") / "true_need_index.csv"
+TRUE_NEED_INDEX_FILE = Path(TRUTH_DIR) / "true_need_index.csv"
 TRUTH_RECOVERY_COLUMNS = [
     "specification",
     "practices",

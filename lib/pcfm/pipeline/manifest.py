@@ -21,6 +21,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from pcfm.data.contract import input_files
+
 #: Packages whose versions go into the manifest (the project's direct dependencies).
 RECORDED_PACKAGES = (
     "pcfm",
@@ -52,12 +54,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def hash_folder(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file below ``folder``, keyed by its path relative to the folder."""
+def hash_inputs(data_dir: Path) -> dict[str, str]:
+    """SHA-256 of each file a run reads (:func:`input_files`), keyed by relative path."""
     return {
-        path.relative_to(folder).as_posix(): sha256_of(path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
+        path.relative_to(data_dir).as_posix(): sha256_of(path) for path in input_files(data_dir)
     }
 
 

@@ -32,7 +32,7 @@ from pcfm.base.folder import (
 from pcfm.base.outputs import write_workbook
 from pcfm.base.resources import project_dir
 from pcfm.params import Params, load_params
-from pcfm.pipeline.manifest import RunManifest, hash_folder, sha256_of
+from pcfm.pipeline.manifest import RunManifest, hash_inputs, sha256_of
 from pcfm.pipeline.render import RenderResult, render_report
 from pcfm.report.statement import StatementError
 from pcfm.report.statements import execute_statements, execute_with_retries
@@ -198,7 +198,7 @@ def _run_locked(
     try:
         with manifest.stage("input"):
             data_dir = prepare_input(params, folder)
-            manifest.inputs = hash_folder(data_dir)
+            manifest.inputs = hash_inputs(data_dir)
         manifest.write(folder.manifest)  # the appendices notebook reads the provenance
         for name in NOTEBOOKS:
             with manifest.stage(name.removesuffix(".ipynb")):
