@@ -136,6 +136,14 @@ def test_the_threshold_comes_from_the_run_parameters(run_dir: Path) -> None:
     assert _kinds(run_dir) == [("publishable/allocation.csv", "small_count")]
 
 
+def test_a_looser_rule_edited_into_the_run_parameters_does_not_pass(run_dir: Path) -> None:
+    (run_dir / "params.yml").write_text(
+        "run_name: planted\ndisclosure:\n  threshold: 0\n  rounding_base: 1\n"
+    )
+    with pytest.raises(ValueError, match=r"disclosure\.threshold: .*greater than or equal to 7"):
+        check_run_folder(run_dir)
+
+
 def test_a_patient_id_in_a_csv_is_caught_without_printing_it(run_dir: Path) -> None:
     pd.DataFrame({"patient_id": [LEAKED_ID], "workload": [3.0]}).to_csv(
         run_dir / "publishable" / "leak.csv", index=False

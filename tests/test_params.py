@@ -132,3 +132,26 @@ def test_a_huge_value_is_shown_cut_short(tmp_path: Path) -> None:
         load_params(path)
     assert "allocation.budget_gbp" in str(error.value)
     assert len(str(error.value)) < 500
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("threshold: 0", r"disclosure\.threshold: .*greater than or equal to 7"),
+        ("rounding_base: 1", r"disclosure\.rounding_base: .*greater than or equal to 5"),
+        ("rounding_base: 12", r"disclosure\.rounding_base: .*multiple of 5"),
+    ],
+)
+def test_the_nhs_disclosure_rule_is_a_floor(tmp_path: Path, section: str, message: str) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text(f"run_name: x\ndisclosure:\n  {section}\n")
+    with pytest.raises(ParameterError, match=message):
+        load_params(path)
+    stricter = params_from_dict({"run_name": "x", "disclosure": {"threshold": 10}})
+    assert stricter.disclosure.threshold == 10
+    assert (
+        params_from_dict(
+            {"run_name": "x", "disclosure": {"rounding_base": 10}}
+        ).disclosure.rounding_base
+        == 10
+    )
