@@ -7,6 +7,7 @@ can be checked for file, column, row count and examples.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS, STAFF_TYPES
+from pcfm.data.quality import hashed_identifier
 from pcfm.data.read import read_areas, read_practices
 from pcfm.data.validate import DataValidationError, ValidationProblem, validate_folder
 from pcfm.params.data import DataParams
@@ -389,16 +391,18 @@ def test_duplicate_patient_ids(tmp_path):
     )
     assert (
         "patients.csv: column patient_id: 3 rows with a duplicated patient_id (it must be unique) "
-        "(first: P00000)"
+        f"(first: {hashed_identifier('P00000')})"
     ) in message
+    assert "P00000" not in message  # a patient's id never reaches a console or a log
 
 
 def test_activity_for_unknown_patients(tmp_path):
     message = _broken(tmp_path, lambda t: _set(t["activity"], "patient_id", [0, 1], ["X1", "X2"]))
     assert (
         "activity.csv: column patient_id: 2 rows for patients not in the patients table "
-        "(first: X1, X2)"
+        f"(first: {hashed_identifier('X1')}, {hashed_identifier('X2')})"
     ) in message
+    assert hashed_identifier("X1") == "sha256:" + hashlib.sha256(b"X1").hexdigest()[:10]
 
 
 def test_patients_at_practices_missing_from_practice_table(tmp_path):

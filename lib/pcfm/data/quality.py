@@ -9,6 +9,7 @@ never whole patient rows.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = [
+    "IDENTIFIER_COLUMNS",
     "QUALITY_COLUMNS",
     "DataQuality",
     "DataValidationError",
     "ValidationProblem",
+    "hashed_identifier",
     "require_folder",
 ]
 
@@ -31,6 +34,18 @@ def _rows(n_rows: int) -> str:
     return f"{n_rows} row" if n_rows == 1 else f"{n_rows} rows"
 
 
+#: Columns whose values identify a person: a message shows them only as a short hash.
+IDENTIFIER_COLUMNS = frozenset({"patient_id"})
+
+
+def hashed_identifier(value: str) -> str:
+    """``'sha256:1a2b3c4d5e'``: enough to find the row by hashing the file's ids, not the id.
+
+    Validation messages reach consoles, logs and CI output, where a patient's id must not.
+    """
+    return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:10]
+
+
 @dataclass(frozen=True)
 class ValidationProblem:
     """One fatal problem in one column of one input file.
@@ -39,7 +54,8 @@ class ValidationProblem:
         file: File name, e.g. ``patients.csv``.
         column: Column concerned ("" for a problem with the whole file).
         n_rows: Rows affected (0 for a problem with the file or a column's presence).
-        examples: The first few offending values, as text.
+        examples: The first few offending values, as text (identifiers hashed:
+            :func:`hashed_identifier`).
         message: What is wrong, e.g. ``out of range 0–115``.
     """
 

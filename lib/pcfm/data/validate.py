@@ -25,9 +25,11 @@ from pcfm.data.cells import (
 )
 from pcfm.data.contract import CAMBRIDGE_WEIGHTS, TABLES, Column
 from pcfm.data.quality import (
+    IDENTIFIER_COLUMNS,
     DataQuality,
     DataValidationError,
     ValidationProblem,
+    hashed_identifier,
     require_folder,
 )
 from pcfm.data.read import (
@@ -252,6 +254,8 @@ class _Validator:
     def problem(
         self, file: str, column: str, n_rows: int, examples: tuple[str, ...], message: str
     ) -> None:
+        if column in IDENTIFIER_COLUMNS:
+            examples = tuple(e if e == "(blank)" else hashed_identifier(e) for e in examples)
         self.problems.append(ValidationProblem(file, column, n_rows, examples, message))
 
     def examples(self, sql: str) -> tuple[str, ...]:
