@@ -1,10 +1,11 @@
 """Benchmark of a whole run at LLR scale, minus rendering (issue 13's speed goals).
 
-Executes the stage notebooks (01 data to 04 allocation) of ``params/demo.yml`` (1.1 M synthetic
-patients, 127 practices, 500 bootstrap replicates) exactly as ``pcfm run`` does, through
-papermill with the runner's own `pcfm.pipeline.run.execute_notebook`, on inputs already on disk,
-and prints the total and each stage's time from the run's manifest. The practice statements,
-the workbook and the Quarto rendering are left out: they are the report's cost, not the model's.
+Executes the stage notebooks (01 data to 04 allocation, then the three 06 report
+notebooks) of ``params/demo.yml`` (1.1 M synthetic patients, 127 practices, 500 bootstrap
+replicates) exactly as ``pcfm run`` does, through papermill with the runner's own
+`pcfm.pipeline.run.execute_notebook`, on inputs already on disk, and prints the total and
+each stage's time from the run's manifest. The practice statements, the workbook and the
+Quarto rendering are left out.
 
 Every time is also a ratio to the baseline measured in the same process: reading the input
 Parquet files with pyarrow. The goals (seconds on the project's two-core machine) are the
