@@ -607,6 +607,8 @@ def write_public_icb(
     """
     from pcfm.inputs.synthetic import generate_icb_for_practices
 
+    out_dir = Path(out_dir)
+    check_replaceable(out_dir, DATA_MARKERS)  # before the work, not after it
     inputs = assemble_public_icb(rules.files, rules.icb_code, rules)
     log_adjustments(inputs)
     qof = (
@@ -620,8 +622,6 @@ def write_public_icb(
         seed,
         prevalence=qof.table if qof is not None else None,
     )
-    out_dir = Path(out_dir)
-    check_replaceable(out_dir, DATA_MARKERS)  # before the work, not after it
     staging = out_dir.with_name(f".{out_dir.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)
