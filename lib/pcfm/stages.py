@@ -150,9 +150,12 @@ STAGES: tuple[Stage, ...] = (
             "allocation_exclusions",
             "allocation_headline",
             "allocation_sensitivity",
+            "allocation_truth_recovery",
         ),
         published_json=("allocation_summary",),
         figures=("funding_before_after", "need_index_intervals"),
+        # only when the data folder has a truth (truth/, synthetic data)
+        optional=("allocation_truth_recovery",),
     ),
     Stage(
         number=6,

@@ -208,7 +208,7 @@ def allocation_sensitivity(
     base_eligible = base["eligible"].astype(bool)
     for name, result in results.items():
         table = result.table.set_index("practice_code").reindex(base.index)
-        kind = _kind(name, baseline, kinds)
+        kind = kind_of(name, baseline, kinds)
         wide[f"need_index__{name}"] = table["need_index"]
         wide[f"category__{name}"] = table["category"]
         wide[f"allocation_gbp__{name}"] = table["allocation_gbp"]
@@ -245,7 +245,11 @@ def allocation_sensitivity(
     )
 
 
-def _kind(name: str, baseline: str, kinds: Mapping[str, AlternativeKind] | None) -> AlternativeKind:
+def kind_of(
+    name: str, baseline: str, kinds: Mapping[str, AlternativeKind] | None
+) -> AlternativeKind:
+    """What the alternative ``name`` assumes: from ``kinds`` if given there, else the
+    specification's for the baseline, else :func:`describe_alternative`."""
     if kinds is not None and name in kinds:
         return kinds[name]
     if name == baseline:

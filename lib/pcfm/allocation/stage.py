@@ -30,9 +30,11 @@ from pcfm.allocation.tables import (
     totals_by,
     uncertain_eligibility_table,
 )
+from pcfm.allocation.truth_recovery import ELIGIBILITY_TRUTH_TABLE, eligibility_against_truth
 from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
 from pcfm.model import read_need_by_specification
+from pcfm.model.truth_recovery import read_true_need_index
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class AllocationStageResult:
     sensitivity: pd.DataFrame
     funding_figure: Figure
     need_interval_figure: Figure
+    #: Eligibility under each specification against the truth; None on data without one.
+    truth_recovery: pd.DataFrame | None = None
 
     @property
     def summary_table(self) -> pd.DataFrame:
@@ -96,8 +100,8 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
     )
     changes = None
     credible_eligible = None
+    tables = read_need_by_specification(outputs)
     if params.allocation.sensitivity:
-        tables = read_need_by_specification(outputs)
         analysis = allocation_sensitivity(
             tables, practices, params.allocation, previous, statuses=statuses
         )
@@ -154,6 +158,18 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         }
     outputs.publish_json(summary, "allocation_summary")
 
+    truth = read_true_need_index(ctx.data_dir)
+    truth_recovery = (
+        None
+        if truth is None
+        else outputs.publish_table(
+            eligibility_against_truth(
+                tables, truth, cells, practices, params.allocation, statuses, previous
+            ),
+            ELIGIBILITY_TRUTH_TABLE,
+        )
+    )
+
     figure = funding_by_deprivation_figure(table)
     outputs.publish_figure(figure, "funding_before_after")
     interval_figure = need_index_interval_figure(table)
@@ -171,4 +187,5 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
         sensitivity,
         figure,
         interval_figure,
+        truth_recovery,
     )

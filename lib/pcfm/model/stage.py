@@ -22,7 +22,6 @@ from matplotlib.figure import Figure
 
 from pcfm.base.artefacts import CELLS, CELLS_BY_PATIENT_FOLD, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.base.tables import markdown_table
 from pcfm.model import ModelSpecificationError, WorkloadModel
 from pcfm.model.alternatives import (
     SPECIFIED,
@@ -48,7 +47,11 @@ from pcfm.model.figures import (
 )
 from pcfm.model.held_out import HELD_OUT_COLUMNS, validate_held_out_patients
 from pcfm.model.store import write_need_by_specification, write_workload_model
-from pcfm.model.truth_recovery import read_true_need_index, truth_recovery
+from pcfm.model.truth_recovery import (
+    read_true_need_index,
+    truth_recovery,
+    truth_recovery_table,
+)
 
 __all__ = [
     "ModelStageResult",
@@ -118,16 +121,6 @@ def notes_markdown(notes: list[str]) -> Markdown:
     if not notes:
         return Markdown("Every sensitivity analysis and the cross-validation ran as specified.")
     return Markdown("\n".join(f"- {note}" for note in notes))
-
-
-def truth_recovery_table(recovery: pd.DataFrame | None) -> Markdown:
-    """The truth-recovery table for the report, or why there is none."""
-    if recovery is None:
-        return Markdown(
-            "These data have no known truth (no `truth/true_need_index.csv` in the data "
-            "folder), so the need indices cannot be checked against one."
-        )
-    return markdown_table(recovery, landscape=True)
 
 
 def sensitivity_display(comparison: pd.DataFrame, labels: list[str]) -> pd.DataFrame:

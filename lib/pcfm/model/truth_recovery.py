@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 
+from pcfm.base.tables import markdown_table
 from pcfm.data.contract import TRUTH_DIR
 from pcfm.model.alternatives import SPECIFIED
 from pcfm.model.carr_hill import carr_hill_2007_weight
@@ -26,6 +28,7 @@ __all__ = [
     "rank_quintile",
     "read_true_need_index",
     "truth_recovery",
+    "truth_recovery_table",
 ]
 
 #: Where a data folder holds the true need index (written by `pcfm synth`).
@@ -129,3 +132,13 @@ def truth_recovery(
     return result.sort_values(
         "specification", key=lambda s: s != SPECIFIED, kind="stable"
     ).reset_index(drop=True)
+
+
+def truth_recovery_table(recovery: pd.DataFrame | None, float_format: str = ",.3f") -> Markdown:
+    """A truth-recovery table for the report, or why there is none (data without a truth)."""
+    if recovery is None:
+        return Markdown(
+            "These data have no known truth (no `truth/true_need_index.csv` in the data "
+            "folder), so the need model cannot be checked against one."
+        )
+    return markdown_table(recovery, float_format=float_format, landscape=True)
