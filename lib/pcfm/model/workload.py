@@ -25,14 +25,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from pcfm.model.errors import ModelSpecificationError, first_values
 from pcfm.model.irls import (
     MAX_ITERATIONS,
     GlmFit,
+    deviance,
     fit_absorbed_glm,
     fit_negative_binomial,
+    log_likelihood,
     within_information,
 )
 from pcfm.model.terms import (
@@ -213,18 +215,26 @@ def _check_identifiable(
 
 
 def _coefficient_table(
-    terms: list[str], coef: np.ndarray, covariance: np.ndarray, level: float
+    terms: list[str], coef: np.ndarray, covariance: np.ndarray, level: float, n_clusters: int
 ) -> pd.DataFrame:
+    """Rate ratios with intervals and p-values from Student's t with G − 1 degrees of freedom.
+
+    The covariance is clustered by practice (G clusters). With a few dozen clusters the normal
+    quantile gives intervals that cover less than they claim; t(G − 1), as Stata and
+    Cameron & Miller (2015) use for cluster-robust errors, brings the calibration study's
+    coverage close to the nominal level. With hundreds of practices the two agree.
+    """
     std_error = np.sqrt(np.diag(covariance))
-    z = norm.ppf(0.5 + level / 2.0)
+    dof = max(n_clusters - 1, 1)
+    quantile = student_t.ppf(0.5 + level / 2.0, dof)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_value = 2.0 * norm.sf(np.abs(coef / std_error))
+        p_value = 2.0 * student_t.sf(np.abs(coef / std_error), dof)
     return pd.DataFrame(
         {
             "term": terms,
             "rate_ratio": np.exp(coef),
-            "ci_low": np.exp(coef - z * std_error),
-            "ci_high": np.exp(coef + z * std_error),
+            "ci_low": np.exp(coef - quantile * std_error),
+            "ci_high": np.exp(coef + quantile * std_error),
             "p_value": p_value,
         }
     )
@@ -240,6 +250,11 @@ def _null_fit(
     """
     if groups is None:
         groups = np.zeros(len(y), dtype=np.int64)
+    if alpha == 0.0:  # Poisson: each group's fitted rate is its observed rate, in closed form
+        exposure = np.exp(log_exposure)
+        rate = np.bincount(groups, y) / np.bincount(groups, exposure)
+        mu = exposure * rate[groups]
+        return deviance(y, mu, 0.0), log_likelihood(y, mu, 0.0)
     fit = fit_absorbed_glm(y, np.zeros((len(y), 0)), log_exposure, groups, groups, alpha)
     return fit.deviance, fit.log_likelihood
 
@@ -363,7 +378,11 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         covariance=fit.covariance,
         log_reference_level=log_reference,
         coefficients=_coefficient_table(
-            encoder.term_names, fit.coef, fit.covariance, model_params.confidence_level
+            encoder.term_names,
+            fit.coef,
+            fit.covariance,
+            model_params.confidence_level,
+            n_clusters=int(clusters.max()) + 1,
         ),
         practice_effects=practice_effects,
         summary=summary,
