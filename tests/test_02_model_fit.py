@@ -98,7 +98,9 @@ def test_coefficient_table_columns_terms_and_intervals():
     se = model.std_errors
     np.testing.assert_allclose(
         # Student's t with G − 1 = 9 degrees of freedom for 10 practices: 2.262157
-        np.log(table["ci_high"]) - np.log(table["rate_ratio"]), 2.262157 * se, rtol=1e-6
+        np.log(table["ci_high"]) - np.log(table["rate_ratio"]),
+        2.262157 * se,
+        rtol=1e-6,
     )
 
 

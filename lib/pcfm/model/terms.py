@@ -142,9 +142,7 @@ def _normalise_levels(values: pd.Series, spec: CovariateSpec, ltc_cap: int) -> p
             bad.drop_duplicates(),
             len(values),
         )
-    return pd.Series(
-        pd.Categorical.from_codes(level_of_row, categories=levels), index=values.index
-    )
+    return pd.Series(pd.Categorical.from_codes(level_of_row, categories=levels), index=values.index)
 
 
 def _level_of(value: object, spec: CovariateSpec, ltc_cap: int) -> str | None:
