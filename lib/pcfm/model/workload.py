@@ -162,7 +162,7 @@ def _check_estimable(prepared: pd.DataFrame, design: sp.csr_matrix, encoder: Des
             "the covariate"
         )
     for spec in encoder.specs:
-        at_reference = prepared[spec.column].to_numpy() == spec.reference
+        at_reference = (prepared[spec.column] == spec.reference).to_numpy(dtype=bool)
         if workload[at_reference].sum() <= 0:
             raise ModelSpecificationError(
                 f"perfect separation: every cell at the reference level "
@@ -292,7 +292,8 @@ def fit_workload_model(cells: pd.DataFrame, model_params: ModelParams) -> Worklo
         totals = prepared.groupby(PRACTICE, sort=True)[WORKLOAD].sum()
         practices_dropped = totals.index[totals <= 0].tolist()
         if practices_dropped and len(practices_dropped) < len(totals):
-            prepared = prepared[~prepared[PRACTICE].isin(practices_dropped)].reset_index(drop=True)
+            kept = ~prepared[PRACTICE].isin(practices_dropped).to_numpy()
+            prepared = prepared[kept].reset_index(drop=True)
     specs = covariate_specs(model_params)
     age_spline = (
         AgeSpline.from_cells(prepared, model_params) if uses_age_spline(model_params) else None
