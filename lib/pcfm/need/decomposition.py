@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from pcfm.model.need_index import need_index_from_sums
 from pcfm.need.weights import practice_need
 
 #: Factor groups and the reference value each cells column is set to when the factor is off.
@@ -31,6 +32,8 @@ FACTOR_REFERENCES: dict[str, dict[str, object]] = {
     "other": {"newly_registered": 0, "care_home": 0, "interpreter_needed": 0},
 }
 
+#: Columns of the cells that are not covariates (a prediction never reads them).
+_NOT_COVARIATES = ("practice_code", "exposure", "workload", "patients")
 #: Columns added by :func:`decompose_need_index`, in order.
 DECOMPOSITION_COLUMNS = [f"contribution_{factor}" for factor in FACTOR_REFERENCES]
 
@@ -70,15 +73,31 @@ def decompose_need_index(
     references = dict(factor_references or FACTOR_REFERENCES)
     factors = list(references)
     n = len(factors)
+    # The practice order and registered lists, and a check of the inputs, from the one
+    # formula (`practice_need`); then each subset needs only its sums by practice.
+    need = practice_need(cells, np.ones(len(cells)), practices)
+    codes = need["practice_code"]
+    practice_of_row = pd.Index(codes.astype(str)).get_indexer(cells["practice_code"].astype(str))
+    exposure = cells["exposure"].to_numpy(dtype=float)
+    practice_exposure = np.bincount(practice_of_row, exposure, len(codes))
+    registered = need["registered_list"].to_numpy(dtype=float)
+    # A prediction depends on a row's covariates only, and cells repeat a few thousand
+    # combinations over the practices: predict each distinct combination once.
+    covariates = [c for c in cells.columns if c not in _NOT_COVARIATES]
+    combination_of_row = (
+        cells.groupby(covariates, sort=False, dropna=False, observed=True).ngroup().to_numpy()
+    )
+    first_row = np.unique(combination_of_row, return_index=True)[1]
+    combinations = cells.iloc[first_row][covariates].reset_index(drop=True)
     index_of: dict[frozenset[str], np.ndarray] = {}
-    codes = None
     for size in range(n + 1):
         for subset in itertools.combinations(factors, size):
             off = [f for f in factors if f not in subset]
-            rate = np.asarray(predict_rate(_switch_off(cells, off, references)), dtype=float)
-            need = practice_need(cells, rate, practices)
-            codes = need["practice_code"]
-            index_of[frozenset(subset)] = need["need_index"].to_numpy()
+            rate = np.asarray(predict_rate(_switch_off(combinations, off, references)), float)
+            weighted = np.bincount(practice_of_row, exposure * rate[combination_of_row], len(codes))
+            index_of[frozenset(subset)] = need_index_from_sums(
+                weighted, practice_exposure, registered
+            )[1]
 
     table = pd.DataFrame({"practice_code": codes, "need_index": index_of[frozenset(factors)]})
     for factor in factors:
