@@ -177,8 +177,14 @@ def _patient_fold_sql(seed: int, n_folds: int) -> str:
     A hash, not a random draw, so the fold depends only on the patient and the seed: the same
     patient is in the same fold whatever the order of the rows or the other patients.
     """
-    key = f"{sql_literal(f'{int(seed)}:')} || r.patient_id"
-    return f"CAST(md5_number({key}) % {int(n_folds)} AS BIGINT) + 1"
+    # md5_number is a 128-bit integer h = high · 2^64 + low, and h mod n is taken from its two
+    # 64-bit halves, because DuckDB's 128-bit modulo is fifteen times slower than the rest of
+    # the cells (8 s for 1.1 M patients): h mod n = ((high mod n)(2^64 mod n) + low mod n) mod n.
+    n = int(n_folds)
+    hashed = f"md5_number({sql_literal(f'{int(seed)}:')} || r.patient_id)"
+    high = f"CAST({hashed} >> 64 AS UBIGINT)"
+    low = f"CAST({hashed} & {2**64 - 1} AS UBIGINT)"
+    return f"CAST((({high} % {n}) * {2**64 % n} + {low} % {n}) % {n} AS BIGINT) + 1"
 
 
 def _fold_cells_sql(folder: DataFolder, data: DataParams, model: ModelParams, seed: int) -> str:
