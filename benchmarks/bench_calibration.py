@@ -17,7 +17,7 @@ methodology's calibration appendix (``methodology/_calibration-study.md``), with
 and the date, so the report shows the latest study. Tests keep a few fixed seeds
 (``tests/test_02_model_truth.py``, ``tests/test_02_model_synth.py``).
 
-Run: ``.venv/bin/python benchmarks/bench_calibration.py [--seeds 100] [--patients 100000]
+Run: ``.venv/bin/python benchmarks/bench_calibration.py [--seeds 300] [--patients 100000]
 [--practices 60] [--markdown methodology/_calibration-study.md]``.
 """
 
@@ -156,7 +156,7 @@ def to_markdown(tables: dict[str, pd.DataFrame], settings: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=300)
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--practices", type=int, default=60)
