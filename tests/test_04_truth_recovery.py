@@ -17,6 +17,7 @@ from pcfm.allocation.truth_recovery import (
     ELIGIBILITY_TRUTH_COLUMNS,
     eligibility_against_truth,
     need_table_from_index,
+    truth_recovery_display,
 )
 from pcfm.model import fit_workload_model
 from pcfm.need.decomposition import predictor_from_rate_ratios
@@ -96,3 +97,15 @@ def test_need_table_from_index_adds_up_to_the_registered_lists(icb):
     assert np.allclose(table.set_index("practice_code")["need_index"], truth.sort_index())
     with pytest.raises(ValueError, match="no need index for 1 practice"):
         need_table_from_index(truth.iloc[1:], practices)
+
+
+def test_the_report_lists_a_few_practices_by_code_and_counts_many():
+    table = pd.DataFrame(
+        {
+            "specification": ["a", "b", "c"],
+            "practices_wrongly_classed": ["", "P1; P2", "; ".join(f"P{i}" for i in range(9))],
+        }
+    )
+    shown = truth_recovery_display(table)["practices_wrongly_classed"].tolist()
+    assert shown == ["none", "P1; P2", "9 practices (listed in the CSV)"]
+    assert truth_recovery_display(None) is None

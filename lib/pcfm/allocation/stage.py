@@ -30,7 +30,11 @@ from pcfm.allocation.tables import (
     totals_by,
     uncertain_eligibility_table,
 )
-from pcfm.allocation.truth_recovery import ELIGIBILITY_TRUTH_TABLE, eligibility_against_truth
+from pcfm.allocation.truth_recovery import (
+    ELIGIBILITY_TRUTH_TABLE,
+    eligibility_against_truth,
+    truth_recovery_display,
+)
 from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
 from pcfm.model import read_need_by_specification
@@ -60,6 +64,11 @@ class AllocationStageResult:
     def summary_table(self) -> pd.DataFrame:
         """The summary as rows of figure and value."""
         return summary_table(self.summary)
+
+    @property
+    def truth_recovery_display(self) -> pd.DataFrame | None:
+        """The eligibility-against-truth table as the documents show it (None: no truth)."""
+        return truth_recovery_display(self.truth_recovery)
 
     @property
     def allocation_display(self) -> pd.DataFrame:

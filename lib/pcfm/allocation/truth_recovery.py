@@ -29,6 +29,7 @@ __all__ = [
     "TRUE_NEED",
     "eligibility_against_truth",
     "need_table_from_index",
+    "truth_recovery_display",
 ]
 
 #: The published table's name and columns.
@@ -140,3 +141,21 @@ def eligibility_against_truth(
         }
     )
     return table.astype(ELIGIBILITY_TRUTH_COLUMNS).reset_index(drop=True)
+
+
+#: Practices listed by code in the report's table; more are counted (all are in the CSV).
+LISTED_IN_REPORT = 8
+
+
+def truth_recovery_display(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The published table for the documents: long lists of codes shortened to a count."""
+    if table is None:
+        return None
+
+    def shortened(codes: str) -> str:
+        listed = [code for code in codes.split("; ") if code]
+        if len(listed) <= LISTED_IN_REPORT:
+            return "; ".join(listed) or "none"
+        return f"{len(listed)} practices (listed in the CSV)"
+
+    return table.assign(practices_wrongly_classed=table["practices_wrongly_classed"].map(shortened))
