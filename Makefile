@@ -69,6 +69,7 @@ format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format lib tests benchmarks
 
 benchmark: $(STAMP) $(QUARTO_STAMP) ## Run the benchmarks at LLR scale (several minutes)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.lock
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 lock: ## Re-pin every dependency in requirements.lock from pyproject.toml

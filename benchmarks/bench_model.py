@@ -11,7 +11,12 @@ practice supply effects), aggregates it to cells, and times in the same process:
    coefficients between the two;
 4. the naive patient-level statsmodels fit (formula interface, practice dummies) on a 10%
    random subsample of patients, scaled ×10 to the whole ICB (its cost is linear in rows);
-5. the two validations of stage 02 with the practice-effects model: the cross-validation by
+5. the same practice-effects fit by pyfixest's ``fepois`` (the library anchor; the ``bench``
+   extra, pinned in requirements-bench.lock, which ``make benchmark`` installs), with its time
+   as a ratio to pcfm's fit and the largest differences in coefficients and standard errors
+   (pyfixest's small-sample factor also has (N−1)/(N−K), so its errors differ in the sixth
+   decimal);
+6. the two validations of stage 02 with the practice-effects model: the cross-validation by
    practice (``compare_practice_predictions``) and the validation on held-out patients within
    practices (``validate_held_out_patients``, on cells split into 5 patient folds).
 
@@ -108,6 +113,63 @@ def statsmodels_formula_fit(frame: pd.DataFrame):
     ).fit(cov_type="cluster", cov_kwds={"groups": groups})
 
 
+#: The same model for pyfixest (formulaic's contrast syntax; practice effects absorbed).
+PYFIXEST_FORMULA = (
+    "workload ~ C(age_sex, contr.treatment('F:30-34')) + C(imd_decile, contr.treatment(10)) "
+    "+ C(ltc_band, contr.treatment('0')) + newly_registered + care_home + interpreter_needed "
+    "| practice_code"
+)
+
+
+def pyfixest_fit(frame: pd.DataFrame):
+    """The library anchor: pyfixest's fepois, absorbed practice effects, clustered errors."""
+    import pyfixest
+
+    data = frame.assign(log_exposure=np.log(frame["exposure"]))
+    return pyfixest.fepois(
+        PYFIXEST_FORMULA,
+        data=data,
+        offset="log_exposure",
+        vcov={"CRV1": "practice_code"},
+        iwls_tol=1e-10,
+    )
+
+
+def _pyfixest_terms(names: pd.Index) -> list[str]:
+    """pyfixest's coefficient names as ``covariate=level``."""
+    terms = []
+    for name in names:
+        if name.startswith("C("):
+            covariate = name[2 : name.index(",")]
+            level = name[name.rindex("[") + 1 : -1].removeprefix("T.")
+            terms.append(f"{covariate}={level}")
+        else:
+            terms.append(f"{name}=1")
+    return terms
+
+
+def _time_pyfixest(cells: pd.DataFrame, sterilised, sterilised_s: float) -> None:
+    """pyfixest on the same cells: time, ratio to pcfm's fit, largest coefficient gap."""
+    try:
+        import pyfixest  # noqa: F401
+    except ImportError:
+        print("pyfixest not installed (make benchmark installs requirements-bench.lock)")
+        return
+    fit, fit_s = timed(pyfixest_fit, cells)
+    coef = fit.coef()
+    coef.index = _pyfixest_terms(coef.index)
+    se = fit.se()
+    se.index = coef.index
+    ours = pd.Series(sterilised.coef, index=sterilised.terms)
+    ours_se = pd.Series(sterilised.std_errors, index=sterilised.terms)
+    print(
+        f"pyfixest fepois, absorbed practice effects: {fit_s:8.2f} s "
+        f"(ratio to pcfm's fit {fit_s / sterilised_s:.2f}×; max |Δ coefficient| "
+        f"{np.max(np.abs(coef.reindex(ours.index) - ours)):.1e}, max |Δ standard error| "
+        f"{np.max(np.abs(se.reindex(ours.index) - ours_se)):.1e})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1_100_000)
@@ -147,6 +209,7 @@ def main() -> None:
         f"cell fit, negative binomial + practice effects: {nb_s:8.2f} s "
         f"(alpha {nb.summary['nb_alpha']:.3g}, profile likelihood over alpha)"
     )
+    _time_pyfixest(cells, sterilised, sterilised_s)
     _time_validations(patients, sterilised_params, args.seed)
     if args.skip_dense:
         return
