@@ -22,7 +22,7 @@ import pandas as pd
 from pcfm.base.artefacts import Restricted
 from pcfm.base.disclosure.control import apply_disclosure_control
 from pcfm.base.folder import RunFolder
-from pcfm.base.style import style_figure
+from pcfm.base.style import PNG_DPI, figure_png, remember_published_png, style_figure
 from pcfm.params.disclosure import DisclosureParams
 
 matplotlib.use("Agg")
@@ -69,7 +69,9 @@ class Outputs:
         """
         style_figure(figure)
         self.folder.figures.mkdir(parents=True, exist_ok=True)
-        figure.savefig(self.folder.figures / f"{name}.png", dpi=150, metadata={"Software": None})
+        png = figure_png(figure, PNG_DPI)
+        (self.folder.figures / f"{name}.png").write_bytes(png)
+        remember_published_png(figure, png)
         figure.savefig(self.folder.figures / f"{name}.svg", metadata={"Date": None})
 
     def restricted_path(self, artefact: Restricted) -> Path:

@@ -14,6 +14,7 @@ funding categories.
 from __future__ import annotations
 
 import io
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,7 +86,26 @@ def style_figure(figure: Figure) -> Figure:
     return figure
 
 
-def show_figure(figure: Figure | None, dpi: int = 150) -> Any:
+#: The resolution of published PNG figures and of the notebooks' figures.
+PNG_DPI = 150
+#: The PNG of each published figure (`pcfm.base.outputs.Outputs.publish_figure`), so that
+#: showing it in the notebook does not draw it again; figures are finished when published.
+_PUBLISHED_PNG: weakref.WeakKeyDictionary[Figure, bytes] = weakref.WeakKeyDictionary()
+
+
+def figure_png(figure: Figure, dpi: int = PNG_DPI) -> bytes:
+    """The figure as PNG bytes, without the software stamp (byte-identical reruns)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def remember_published_png(figure: Figure, png: bytes) -> None:
+    """Keep a published figure's PNG for :func:`show_figure`."""
+    _PUBLISHED_PNG[figure] = png
+
+
+def show_figure(figure: Figure | None, dpi: int = PNG_DPI) -> Any:
     """A figure as a PNG for a notebook cell's output (Quarto and nbconvert embed it).
 
     A matplotlib ``Figure`` made without pyplot has no PNG representation in a kernel, so
@@ -96,9 +116,10 @@ def show_figure(figure: Figure | None, dpi: int = 150) -> Any:
 
     if figure is None:
         return Markdown("*No data for this figure in this run.*")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return Image(data=buffer.getvalue(), format="png")
+    published = _PUBLISHED_PNG.get(figure)
+    if published is not None and dpi == PNG_DPI:
+        return Image(data=published, format="png")
+    return Image(data=figure_png(figure, dpi), format="png")
 
 
 def smallest_font_pt(figure: Figure) -> float:
