@@ -66,8 +66,8 @@ class RedactingFormatter(logging.Formatter):
 
     Args:
         places: (absolute path, name) pairs, as :func:`place_names` gives them; a path is
-            replaced only where a path separator or the end of the text follows it, so
-            ``/home/al`` does not eat into ``/home/alice``.
+            replaced only whole, where a separator, a space, punctuation or the end of the
+            text follows it, not more of a name: ``/home/al`` does not eat into ``/home/alice``.
     """
 
     def __init__(self, places: Iterable[tuple[str, str]]) -> None:
@@ -80,7 +80,7 @@ class RedactingFormatter(logging.Formatter):
             start = 0
             while (found := text.find(path, start)) >= 0:
                 end = found + len(path)
-                if end < len(text) and text[end] not in "/\\":
+                if end < len(text) and (text[end].isalnum() or text[end] in "_.-"):
                     start = end
                     continue
                 text = text[:found] + name + text[end:]
