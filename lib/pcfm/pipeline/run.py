@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import papermill
 
 from pcfm.base.disclosure.check import check_run_folder
@@ -121,15 +122,26 @@ def first_line(source: str) -> str:
     return (meaningful or lines or [""])[0]
 
 
-def cell_failure(name: str, error: papermill.PapermillExecutionError) -> str:
+def source_cell_index(notebook: Path, error: papermill.PapermillExecutionError) -> int:
+    """Where the failed cell is in the notebook as written (papermill counts its own cells).
+
+    Papermill's index counts the parameters cell it injects, and the executed notebook has its
+    error banners too; the source notebook is what a reader opens, so the index is there.
+    """
+    try:
+        cells = nbformat.read(notebook, as_version=4).cells
+    except (OSError, ValueError):
+        return error.cell_index
+    matches = [number for number, cell in enumerate(cells) if cell.source == error.source]
+    return matches[0] if len(matches) == 1 else error.cell_index
+
+
+def cell_failure(name: str, index: int, error: papermill.PapermillExecutionError) -> str:
     """Which cell of which notebook failed, and how: for the message of a failed run."""
     line = first_line(error.source)
     if len(line) > 80:
         line = line[:77] + "..."
-    return (
-        f"notebook {name} failed in cell {error.cell_index} (`{line}`): "
-        f"{error.ename}: {error.evalue}"
-    )
+    return f"notebook {name} failed in cell {index} (`{line}`): {error.ename}: {error.evalue}"
 
 
 def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
@@ -137,14 +149,15 @@ def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
 
     Raises:
         PipelineError: A cell raised; the message names the notebook, the cell (its index
-            in the executed notebook and its first line) and the error. The traceback is
-            in the run's log.
+            in ``notebooks/<name>``, counting from 0 as nbformat does, and its first line)
+            and the error. The traceback is in the run's log.
     """
+    source = project_root / "notebooks" / name
     output = folder.notebooks / name
     try:
         execute_with_retries(
             lambda: papermill.execute_notebook(
-                str(project_root / "notebooks" / name),
+                str(source),
                 str(output),
                 parameters={"params_path": folder.params_file.name, "run_dir": "."},
                 cwd=str(folder.root),
@@ -158,8 +171,9 @@ def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
         )
     except papermill.PapermillExecutionError as error:
         traceback = _ANSI_ESCAPE.sub("", "\n".join(error.traceback or []))
-        log.debug("%s, cell %s: traceback:\n%s", name, error.cell_index, traceback)
-        raise PipelineError(cell_failure(name, error)) from None
+        index = source_cell_index(source, error)
+        log.debug("%s, cell %d: traceback:\n%s", name, index, traceback)
+        raise PipelineError(cell_failure(name, index, error)) from None
 
 
 def execute_practice_statements(
