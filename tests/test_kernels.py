@@ -95,3 +95,54 @@ def test_ipc_is_not_used_where_socket_paths_would_be_too_long(tmp_path: Path) ->
     assert ipc_transport_available(Path("/tmp/pcfm-kernels-abcdefgh"))
     too_deep = Path("/tmp") / ("x" * (MAX_SOCKET_PATH - len(LONGEST_SOCKET_NAME)))
     assert not ipc_transport_available(too_deep)
+
+
+#: A kernel that dies on its first start with a ZMQ traceback, as one that lost a port does,
+#: and starts properly the next time.
+FLAKY_KERNEL = """\
+import os, sys
+marker, connection_file = sys.argv[1], sys.argv[2]
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    sys.stderr.write("Traceback (most recent call last):\\n")
+    sys.stderr.write("zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:5555')\\n")
+    sys.exit(1)
+os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file])
+"""
+
+
+def test_a_retried_kernel_start_leaves_its_traceback_in_the_log_not_on_the_terminal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+
+    from pcfm.report.statements import execute_with_retries
+
+    script = tmp_path / "flaky_kernel.py"
+    script.write_text(FLAKY_KERNEL)
+    spec = tmp_path / "jupyter" / "kernels" / "flaky"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, str(script), str(tmp_path / "started"), "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "flaky", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    notebook = _notebook(tmp_path)
+    with caplog.at_level(logging.DEBUG, logger="pcfm.base.kernels"), run_kernels():
+        execute_with_retries(
+            lambda: papermill.execute_notebook(
+                str(notebook),
+                str(tmp_path / "out.ipynb"),
+                kernel_name="flaky",
+                kernel_manager_class=RunKernelManager,
+                progress_bar=False,
+            )
+        )
+    kernel_lines = [r.getMessage() for r in caplog.records if r.name == "pcfm.base.kernels"]
+    assert any("ZMQError: Address already in use" in line for line in kernel_lines)
+    terminal = capfd.readouterr()
+    assert "ZMQError" not in terminal.err + terminal.out
+    assert "Traceback" not in terminal.err + terminal.out

@@ -134,6 +134,7 @@ def test_a_failing_cell_is_named_with_its_stage_and_the_terminal_stays_clean(
         "(`raise ValueError('planted failure')`): ValueError: planted failure"
     ) in err
     assert "pcfm: [2/12] 01_data failed after " in err
+    assert err.count("ValueError: planted failure") == 1  # said once, by the command line
     assert "Traceback" not in err and "KeyboardInterrupt" not in err and "IPKernelApp" not in err
     log = (build / ".tiny.failed" / "run.log").read_text(encoding="utf-8")
     assert "ERROR   pcfm.pipeline.run: run failed in stage 01_data" in log

@@ -47,7 +47,7 @@ from pcfm.params import Params, load_params
 from pcfm.pipeline.manifest import RunManifest, hash_inputs, pcfm_version, sha256_of
 from pcfm.pipeline.progress import ProgressCallback, RunDisplay
 from pcfm.pipeline.render import RenderResult, render_report
-from pcfm.pipeline.runlog import RUN_LOG, place_names, run_log
+from pcfm.pipeline.runlog import LOG_ONLY, RUN_LOG, place_names, run_log
 from pcfm.report.statement import StatementError
 from pcfm.report.statements import execute_statements, execute_with_retries
 from pcfm.stages import STATEMENT_NOTEBOOK, stage_notebooks
@@ -322,7 +322,10 @@ def _run_locked(
                 )
                 rendered = _run_stages(params, folder, project_root, manifest, stages)
             except BaseException as error:
-                log.error("run failed in stage %s: %s", stages.current, _describe(error))
+                # the command line says so in its own words: here, for the log only
+                log.error(
+                    "run failed in stage %s: %s", stages.current, _describe(error), extra=LOG_ONLY
+                )
                 if not isinstance(error, PipelineError | KeyboardInterrupt):
                     log.debug("traceback of the failure", exc_info=error)
                 raise

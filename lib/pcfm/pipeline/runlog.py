@@ -28,9 +28,13 @@ from pathlib import Path
 from pcfm.base.disclosure.check import RUN_LOG
 from pcfm.pipeline.progress import OWN_LOGGER, is_own_record
 
-__all__ = ["RUN_LOG", "RedactingFormatter", "place_names", "run_log"]
+__all__ = ["LOG_ONLY", "RUN_LOG", "RedactingFormatter", "place_names", "run_log"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+#: ``extra=`` of a pcfm record meant for the run's log only, such as the failure the command
+#: line reports in its own words: ``log.error("...", extra=LOG_ONLY)``.
+LOG_ONLY = {"pcfm_run_log_only": True}
 
 
 def _spellings(path: Path) -> list[str]:
@@ -52,6 +56,7 @@ def place_names(
         (Path.home(), "~"),
         (Path(tempfile.gettempdir()), "<tmp>"),
         (Path(sys.prefix), "<python>"),
+        (Path(sys.base_prefix), "<python>"),
     ]
     if project_root is not None:
         places.append((project_root, "<project>"))
@@ -98,7 +103,8 @@ class _Propagate(logging.Handler):
     """Passes pcfm's records from ``threshold`` up to the root logger's handlers (not ``skip``).
 
     While the run log takes pcfm's debug records, pcfm's loggers do not propagate, so that
-    other handlers (a terminal, a test's) see only the records they saw before the run.
+    other handlers (a terminal, a test's) see only the records they saw before the run, and
+    not those marked :data:`LOG_ONLY`.
     """
 
     def __init__(self, threshold: int, skip: logging.Handler) -> None:
@@ -107,7 +113,7 @@ class _Propagate(logging.Handler):
         self.skip = skip
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno < self.threshold:
+        if record.levelno < self.threshold or getattr(record, "pcfm_run_log_only", False):
             return
         for handler in logging.getLogger().handlers:
             if handler is not self.skip and record.levelno >= handler.level:
