@@ -238,6 +238,45 @@ def test_a_small_count_in_the_workbook_and_json_is_caught(run_dir: Path) -> None
     ]
 
 
+CLEAN_LOG = (
+    "2026-04-01 10:00:00,000 INFO    pcfm.pipeline.run: stage 2/12 01_data: started\n"
+    "2026-04-01 10:00:01,000 DEBUG   pcfm.base.kernels: kernel-1a2b3c4d: started over IPC\n"
+    "2026-04-01 10:00:09,000 INFO    pcfm.pipeline.run: executing <build>/.demo.x.partial/"
+    "notebooks/01_data.ipynb with ~/.venv/bin/python\n"
+)
+
+
+def test_the_run_log_is_checked_for_patient_ids_and_home_folder_paths(run_dir: Path) -> None:
+    log = run_dir / "run.log"
+    log.write_text(CLEAN_LOG)
+    assert check_run_folder(run_dir) == []
+    log.write_text(
+        CLEAN_LOG
+        + f"2026-04-01 10:00:10,000 ERROR   pcfm.data: patient {LEAKED_ID} has no practice\n"
+        + "2026-04-01 10:00:11,000 DEBUG   nbclient: File /home/alice/pcfm/.venv/lib/x.py\n"
+        + "2026-04-01 10:00:12,000 DEBUG   papermill: C:\\Users\\bob\\pcfm\\notebooks\n"
+    )
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind, f.place) for f in findings] == [
+        ("run.log", "patient_identifier", "text, line 4"),
+        ("run.log", "home_folder_path", "text, line 5"),
+        ("run.log", "home_folder_path", "text, line 6"),
+    ]
+    shown = " ".join(str(f) for f in findings)
+    assert LEAKED_ID not in shown and "alice" not in shown and "bob" not in shown
+
+
+def test_this_machines_home_folder_is_found_wherever_it_is(run_dir: Path) -> None:
+    from pcfm.base.disclosure.check import home_folder_paths
+
+    assert home_folder_paths("at /srv/people/carol/pcfm", home="/srv/people/carol") == 1
+    assert home_folder_paths("at /srv/people/carolyn/pcfm", home="/srv/people/carol") == 0
+    assert home_folder_paths("at ~/pcfm and <build>/demo and /rooted", home="/srv/x") == 0
+    assert home_folder_paths("/root/.cache and /Users/dave", home="/srv/x") == 2
+    (run_dir / "run.log").write_text(f"DEBUG papermill: {Path.home() / 'pcfm'}\n")
+    assert _kinds(run_dir) == [("run.log", "home_folder_path")]
+
+
 def test_an_nhs_number_is_searched_but_a_short_numeric_id_is_not(run_dir: Path) -> None:
     (run_dir / "publishable" / "notes.md").write_text("Called 77 times; 9434765919 wrote.\n")
     assert _kinds(run_dir) == [("publishable/notes.md", "patient_identifier")]

@@ -76,7 +76,7 @@ def _skip_the_heavy_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(run_module, "execute_practice_statements", lambda *args: [])
     monkeypatch.setattr(run_module, "write_workbook", lambda *args: None)
     monkeypatch.setattr(
-        run_module, "render_report", lambda *args: run_module.RenderResult("none", [], "")
+        run_module, "render_report", lambda *args, **kwargs: run_module.RenderResult("none", [], "")
     )
 
 
@@ -92,7 +92,7 @@ def test_a_leak_fails_the_run_and_keeps_the_previous_one(
         "check_outputs"
     )
 
-    def leaking_render(folder, *args):
+    def leaking_render(folder, *args, **kwargs):
         (folder.report / "index.html").write_text("<p>S00000001</p>")
         return run_module.RenderResult("none", [], "")
 
@@ -110,7 +110,7 @@ def test_check_outputs_lists_at_most_twenty_findings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     findings = [Finding(f"f{i}.csv", "row 1", "small_count", "count 3") for i in range(25)]
-    monkeypatch.setattr(run_module, "check_run_folder", lambda root: findings)
+    monkeypatch.setattr(run_module, "check_run_folder", lambda root, **kwargs: findings)
     with pytest.raises(PipelineError) as error:
         run_module.check_outputs(run_module.RunFolder(tmp_path))
     message = str(error.value)
@@ -133,7 +133,7 @@ def test_statements_can_be_switched_off_and_their_kernels_set(
     assert calls == []
     three = params_from_dict({"run_name": "t", "report": {"statement_kernels": 3}})
     run_module.execute_practice_statements(folder, tmp_path, three)
-    assert calls == [{"workers": 3}]
+    assert calls == [{"workers": 3, "on_progress": None}]
 
 
 def test_the_uncertain_band_must_be_ordered() -> None:

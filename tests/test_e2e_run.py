@@ -121,6 +121,20 @@ def test_rerun_is_byte_identical_and_a_failed_run_keeps_the_previous(
     assert (tiny_run.parent / ".tiny.failed").is_dir()
 
 
+def test_the_run_writes_its_own_log_without_the_machines_paths(tiny_run: Path) -> None:
+    from pcfm.pipeline.run import RUN_STAGES
+
+    log = (tiny_run / "run.log").read_text(encoding="utf-8")
+    for name in RUN_STAGES:
+        assert f"stage {name}: done in" in log, name
+    assert "run complete: tiny" in log
+    assert str(tiny_run.parent) not in log and str(Path.home()) + "/" not in log
+    # kernel noise, if any, is there at debug level only; nothing failed
+    noise = [line for line in log.splitlines() if "KeyboardInterrupt" in line]
+    assert all(" DEBUG   pcfm.base.kernels: kernel-" in line for line in noise)
+    assert " ERROR " not in log
+
+
 def test_every_document_of_the_report_is_written(tiny_run: Path) -> None:
     report = tiny_run / "report"
     for name in ("allocation-report.html", "board-paper.html", "practice-statements.html"):

@@ -11,10 +11,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pcfm import __version__
 from pcfm.params import ParameterError, load_params, params_from_dict, schema_field
+
+if TYPE_CHECKING:
+    from pcfm.pipeline.progress import Verbosity
 
 #: The parameters `pcfm synth` offers as options, by option name (defaults from the schema).
 SYNTH_OPTIONS = {
@@ -24,12 +27,23 @@ SYNTH_OPTIONS = {
 }
 
 
-def _run(args: argparse.Namespace) -> int:
-    from pcfm.pipeline.run import run_pipeline
+def verbosity_of(args: argparse.Namespace) -> Verbosity:
+    """``-q`` quiet, ``-v`` verbose (given before or after the sub-command), else normal."""
+    if getattr(args, "quiet", False):
+        return "quiet"
+    return "verbose" if getattr(args, "verbose", False) else "normal"
 
-    result = run_pipeline(args.params, build_root=args.build_root)
+
+def _run(args: argparse.Namespace) -> int:
+    from pcfm.pipeline.progress import make_display, terminal_logging
+    from pcfm.pipeline.run import RUN_LOG, run_pipeline
+
+    verbosity = verbosity_of(args)
+    with make_display(verbosity) as display, terminal_logging(display, verbosity):
+        result = run_pipeline(args.params, build_root=args.build_root, display=display)
     print(f"pcfm: run complete: {result.run_dir}")
     print(f"pcfm: report ({result.render.renderer}): {result.run_dir / 'report'}")
+    print(f"pcfm: log: {result.run_dir / RUN_LOG}")
     if result.render.renderer != "quarto":
         print(f"pcfm: {result.render.message}")
     return 0
@@ -142,16 +156,42 @@ def _check_outputs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``-q``/``--quiet`` and ``-v``/``--verbose``, which exclude each other."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="show only errors and the result (pcfm run: no stages or progress)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="show debug logging (pcfm run: everything its run.log holds)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="pcfm", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"pcfm {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    _add_verbosity(parser, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the model and render the report")
+    run = commands.add_parser(
+        "run",
+        help="run the model and render the report",
+        description="Run every stage for one parameter file and render the report into "
+        "<build-root>/<run_name>/, showing each stage and its time; the run's own log is "
+        "<run_name>/run.log.",
+    )
     run.add_argument("params", help="YAML parameter file, e.g. params/demo.yml")
     run.add_argument("--build-root", default="build", help="where <run-name>/ goes")
+    _add_verbosity(run, argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
     validate = commands.add_parser("validate", help="check a data folder against the contract")
@@ -201,9 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pcfm` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="pcfm: %(message)s"
-    )
+    if getattr(args, "quiet", False) and getattr(args, "verbose", False):  # pcfm -q run -v
+        print("pcfm: error: -q/--quiet and -v/--verbose exclude each other", file=sys.stderr)
+        return 2
+    if args.command != "run":  # pcfm run shows its log records through its display
+        verbosity = verbosity_of(args)
+        logging.basicConfig(
+            level=logging.ERROR if verbosity == "quiet" else logging.WARNING,
+            format="pcfm: %(message)s",
+        )
+        if verbosity == "verbose":
+            logging.getLogger("pcfm").setLevel(logging.DEBUG)
     try:
         return args.handler(args)
     except (ParameterError, FileNotFoundError) as error:

@@ -68,6 +68,11 @@ def _installed_version(name: str) -> str:
         return "not installed"
 
 
+def pcfm_version() -> str:
+    """pcfm's installed version, as the manifest records it under ``code.version``."""
+    return _installed_version("pcfm")
+
+
 def package_versions() -> dict[str, str]:
     """Installed versions of the recorded packages ('not installed' where absent)."""
     return {name: _installed_version(name) for name in RECORDED_PACKAGES}

@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -109,12 +110,24 @@ BOOK_FORMATS = ("html", "typst", "docx")
 NOT_IN_BOOK = ("statements", *(document.notebook for document in STANDALONE_DOCUMENTS))
 
 
-def render_report(folder: RunFolder, project_root: Path, report: ReportParams) -> RenderResult:
-    """Render every document of the run in ``folder`` into ``folder.report``."""
+#: Called with (documents rendered, documents in all) as the render proceeds.
+OnProgress = Callable[[int, int], None]
+
+
+def render_report(
+    folder: RunFolder,
+    project_root: Path,
+    report: ReportParams,
+    on_progress: OnProgress | None = None,
+) -> RenderResult:
+    """Render every document of the run in ``folder`` into ``folder.report``.
+
+    ``on_progress`` is called after each render job (Quarto) or HTML page (nbconvert).
+    """
     quarto = shutil.which("quarto")
     if quarto:
-        return render_with_quarto(quarto, folder, project_root, report)
-    return render_with_nbconvert(folder, report)
+        return render_with_quarto(quarto, folder, project_root, report, on_progress=on_progress)
+    return render_with_nbconvert(folder, report, on_progress=on_progress)
 
 
 def subtitle_of(report: ReportParams) -> str:
@@ -355,18 +368,25 @@ class RenderJob:
     sources: frozenset[str] = frozenset()
 
 
-def run_jobs(jobs: Sequence[RenderJob], workers: int) -> dict[str, float]:
+def run_jobs(
+    jobs: Sequence[RenderJob], workers: int, on_progress: OnProgress | None = None
+) -> dict[str, float]:
     """Run ``jobs`` ``workers`` at a time, in the order given; the seconds each took.
 
     The first failure cancels the jobs not yet started and is raised once the running
     ones have finished, so a broken document fails the run without waiting for the rest.
+    ``on_progress`` is called after each job that succeeds, with (jobs done, jobs in all).
     """
     timings: dict[str, float] = {}
+    lock = threading.Lock()
 
     def timed(job: RenderJob) -> None:
         start = time.perf_counter()
         job.run()
-        timings[job.name] = round(time.perf_counter() - start, 1)
+        with lock:
+            timings[job.name] = round(time.perf_counter() - start, 1)
+            if on_progress is not None:
+                on_progress(len(timings), len(jobs))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(timed, job) for job in jobs]
@@ -477,15 +497,17 @@ def render_with_quarto(
     project_root: Path,
     report: ReportParams,
     workers: int | None = None,
+    on_progress: OnProgress | None = None,
 ) -> RenderResult:
     """Render the book and every stand-alone document to HTML, PDF and Word.
 
     The jobs (:func:`quarto_jobs`) run ``workers`` at a time (`RENDER_WORKERS` by default);
     their documents are published into ``folder.report`` when all have succeeded.
+    ``on_progress`` is called after each job.
     """
     with tempfile.TemporaryDirectory(prefix="pcfm-render-") as scratch:
         jobs = quarto_jobs(quarto, folder, project_root, report, Path(scratch))
-        timings = run_jobs(jobs, workers or RENDER_WORKERS)
+        timings = run_jobs(jobs, workers or RENDER_WORKERS, on_progress)
         if folder.report.exists():
             shutil.rmtree(folder.report)
         for job in jobs:
@@ -619,28 +641,37 @@ def export_html(notebook: NotebookNode, target: Path, exporter: HTMLExporter, na
     return target
 
 
-def render_with_nbconvert(folder: RunFolder, report: ReportParams | None = None) -> RenderResult:
-    """An HTML page per document (code hidden) and an index page linking them."""
+def render_with_nbconvert(
+    folder: RunFolder, report: ReportParams | None = None, on_progress: OnProgress | None = None
+) -> RenderResult:
+    """An HTML page per document (code hidden) and an index page linking them.
+
+    ``on_progress`` is called after each page, with (pages written, pages in all).
+    """
     report = report or ReportParams()
     exporter = _html_exporter()
     folder.report.mkdir(parents=True, exist_ok=True)
     standalone = {document.notebook for document in STANDALONE_DOCUMENTS}
-    methodology = []
-    for notebook_path in sorted(folder.notebooks.glob("*.ipynb")):
-        if notebook_path.name in standalone:
-            continue
+    chapters = [p for p in sorted(folder.notebooks.glob("*.ipynb")) if p.name not in standalone]
+    documents = standalone_notebooks(folder, report, HTML_PAGE_BREAK)
+    pages = len(chapters) + len(documents)
+
+    def written(path: Path) -> Path:
+        if on_progress is not None:
+            on_progress(len(methodology) + len(others) + 1, pages)
+        return path
+
+    methodology: list[Path] = []
+    others: list[tuple[Document, Path]] = []
+    for notebook_path in chapters:
         notebook = nbformat.read(notebook_path, as_version=4)
         target = folder.report / f"{notebook_path.stem}.html"
-        methodology.append(export_html(notebook, target, exporter, notebook_path.name))
-    others = [
-        (
-            document,
-            export_html(
-                notebook, folder.report / f"{document.stem}.html", exporter, document.notebook
-            ),
+        methodology.append(written(export_html(notebook, target, exporter, notebook_path.name)))
+    for document, notebook in documents:
+        target = folder.report / f"{document.stem}.html"
+        others.append(
+            (document, written(export_html(notebook, target, exporter, document.notebook)))
         )
-        for document, notebook in standalone_notebooks(folder, report, HTML_PAGE_BREAK)
-    ]
     document_links = "\n".join(
         f'<li><a href="{path.name}">{html.escape(document.title)}</a></li>'
         for document, path in others

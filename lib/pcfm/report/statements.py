@@ -23,13 +23,14 @@ import csv
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
 import papermill
 from nbformat import NotebookNode
 
+from pcfm.base.kernels import RunKernelManager
 from pcfm.report.statement import StatementError
 
 #: Quarto's page break, understood by its HTML, Typst and Word writers.
@@ -98,6 +99,7 @@ def execute_statement(notebook: Path, run_dir: Path, practice_code: str) -> Path
                     "practice_code": practice_code,
                 },
                 kernel_name="python3",
+                kernel_manager_class=RunKernelManager,  # IPC in the run's kernel folder
                 # the kernel's working directory, without papermill's process-wide chdir
                 resources={"metadata": {"path": str(run_dir)}},
                 progress_bar=False,
@@ -117,6 +119,7 @@ def execute_statements(
     notebook: Path,
     codes: Sequence[str] | None = None,
     workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Execute the statement notebook once per practice, ``workers`` kernels at a time.
 
@@ -125,6 +128,7 @@ def execute_statements(
         notebook: The statement notebook (`notebooks/06_practice_statement.ipynb`).
         codes: Practices to write statements for; every practice of the run by default.
         workers: Kernels at once; :func:`default_workers` by default.
+        on_progress: Called after each practice with (statements done, statements in all).
 
     Returns:
         The executed notebooks, in the order of ``codes``.
@@ -137,6 +141,9 @@ def execute_statements(
     workers = min(workers or default_workers(), len(codes))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(execute_statement, notebook, run_dir, code) for code in codes]
+        if on_progress is not None:
+            for done, _ in enumerate(as_completed(futures), start=1):
+                on_progress(done, len(codes))
         return [future.result() for future in futures]
 
 

@@ -3,14 +3,18 @@
 `pcfm check-outputs RUN_DIR` and the last stage of `pcfm run` scan, in the run folder,
 everything that can leave the restricted area — ``publishable/`` (tables, JSON, the
 workbook, SVG figures), the executed notebooks (sources and outputs, including the
-practice statements) and the rendered documents in ``report/`` (HTML, Word, PDF) — for
-two kinds of leak (domain brief §5):
+practice statements), the rendered documents in ``report/`` (HTML, Word, PDF) and the
+run's own log (``run.log``) — for two kinds of leak (domain brief §5):
 
 * a **small count**: a value from 1 to the disclosure threshold in a column of counts of
   people, or a controlled count that is not a multiple of the rounding base (it skipped
   disclosure control). Which columns are counts is decided by `pcfm.base.disclosure.columns`;
 * a **patient identifier**: any ``patient_id`` of the run's input appearing as a word in
   any file.
+
+The run's log is also read for a third: an absolute path into a **home folder** (``/home/<user>``,
+``/Users/<user>``, ``C:\\Users\\<user>``, or this machine's home folder), which names who ran
+it; the log writes paths relative to the build folder or as ``~`` (`pcfm.pipeline.runlog`).
 
 Each finding names the file (relative to the run folder) and the place in it. Patient
 identifiers themselves are never printed: the place is enough to find them.
@@ -26,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -39,12 +43,20 @@ log = logging.getLogger(__name__)
 
 #: Folders of a run whose files may be published, relative to the run folder.
 SCANNED_FOLDERS = ("publishable", "notebooks", "report")
+#: The run's own log, at the root of the run folder (written by `pcfm.pipeline.runlog`).
+RUN_LOG = "run.log"
 #: Folders inside rendered output holding only Quarto's own scripts and styles.
 SKIPPED_FOLDER_NAMES = frozenset({"site_libs", "_quarto", ".quarto"})
 
-FindingKind = Literal["small_count", "unrounded_count", "patient_identifier", "unreadable"]
+FindingKind = Literal[
+    "small_count", "unrounded_count", "patient_identifier", "home_folder_path", "unreadable"
+]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+#: An absolute path into somebody's home folder, on Linux, macOS or Windows.
+_HOME_FOLDER_PATH = re.compile(
+    r"(?<![\w.~])(?:/home/|/Users/|/root(?=[/\s\"']|$)|(?i:[a-z]:[\\/]+users[\\/]+))"
+)
 
 
 class CheckOutputsError(ValueError):
@@ -136,6 +148,38 @@ def check_text(text: FoundText, patient_ids: frozenset[str], file: str) -> list[
     return findings
 
 
+def home_folder_paths(text: str, home: str | None = None) -> int:
+    """How many absolute paths into a home folder a line of text holds.
+
+    Args:
+        text: The text.
+        home: This machine's home folder, found wherever it is (by default ``Path.home()``).
+    """
+    hits = len(_HOME_FOLDER_PATH.findall(text))
+    home = str(Path.home()) if home is None else home
+    if home not in ("", "/") and not _HOME_FOLDER_PATH.match(home):
+        hits += len(re.findall(rf"(?<![\w.~]){re.escape(home)}(?![\w.-])", text))
+    return hits
+
+
+def check_paths(text: FoundText, file: str) -> list[Finding]:
+    """Absolute paths into a home folder in a text, one finding per line."""
+    findings = []
+    for line_number, line in enumerate(text.text.splitlines(), start=1):
+        hits = home_folder_paths(line)
+        if hits:
+            findings.append(
+                Finding(
+                    file,
+                    f"{text.place}, line {line_number}",
+                    "home_folder_path",
+                    f"{hits} absolute path(s) into a home folder, which name(s) the user; "
+                    "write paths relative to the build folder or as ~",
+                )
+            )
+    return findings
+
+
 def is_searchable_identifier(identifier: str) -> bool:
     """Whether an id can be told apart from ordinary numbers and words in a document."""
     if identifier.isdigit():
@@ -199,7 +243,9 @@ def _rule_and_data_folder(run_dir: Path) -> tuple[DisclosureParams, Path | None]
 
 
 def publishable_files(run_dir: Path) -> Iterator[Path]:
-    """Every file of the run that may be published, in a stable order."""
+    """Every file of the run that may be published, in a stable order (the log first)."""
+    if (run_dir / RUN_LOG).is_file():
+        yield run_dir / RUN_LOG
     for folder_name in SCANNED_FOLDERS:
         folder = run_dir / folder_name
         if not folder.is_dir():
@@ -211,12 +257,28 @@ def publishable_files(run_dir: Path) -> Iterator[Path]:
 
 
 def check_files(
-    files: Iterable[Path], run_dir: Path, rule: DisclosureParams, patient_ids: frozenset[str]
+    files: Iterable[Path],
+    run_dir: Path,
+    rule: DisclosureParams,
+    patient_ids: frozenset[str],
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Finding]:
-    """Check each file's tables for small counts and its text for patient identifiers."""
+    """Check each file's tables for small counts and its text for patient identifiers.
+
+    The run's log is read as text, for patient identifiers and home-folder paths. Args as
+    :func:`check_run_folder`'s; ``on_progress`` is called after each file.
+    """
     findings: list[Finding] = []
-    for path in files:
+    files = list(files)
+    for done, path in enumerate(files, start=1):
+        if on_progress is not None and done > 1:
+            on_progress(done - 1, len(files))
         name = path.relative_to(run_dir).as_posix()
+        if name == RUN_LOG:
+            log_text = FoundText("text", path.read_text(encoding="utf-8", errors="replace"))
+            findings.extend(check_text(log_text, patient_ids, name))
+            findings.extend(check_paths(log_text, name))
+            continue
         try:
             tables, texts = tables_and_text(path)
         except Exception as error:  # a file that cannot be read cannot be vouched for
@@ -228,11 +290,19 @@ def check_files(
             findings.extend(check_table(table, rule, name))
         for text in texts:
             findings.extend(check_text(text, patient_ids, name))
+    if on_progress is not None and files:
+        on_progress(len(files), len(files))
     return findings
 
 
-def check_run_folder(run_dir: Path) -> list[Finding]:
+def check_run_folder(
+    run_dir: Path, on_progress: Callable[[int, int], None] | None = None
+) -> list[Finding]:
     """Every disclosure problem in the publishable files of one run (empty when it is clean).
+
+    Args:
+        run_dir: The run folder.
+        on_progress: Called after each file with (files read, files in all).
 
     Raises:
         CheckOutputsError: ``run_dir`` is not a run folder or its patients table is missing.
@@ -240,4 +310,4 @@ def check_run_folder(run_dir: Path) -> list[Finding]:
     run_dir = Path(run_dir)
     rule, data_folder = _rule_and_data_folder(run_dir)
     patient_ids = read_patient_ids(_patients_file(run_dir, data_folder))
-    return check_files(publishable_files(run_dir), run_dir, rule, patient_ids)
+    return check_files(publishable_files(run_dir), run_dir, rule, patient_ids, on_progress)

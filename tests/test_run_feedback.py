@@ -1,0 +1,142 @@
+"""What a user of `pcfm run` sees: stages and progress, -q and -v, run.log, failures named."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from conftest import write_tiny_params
+
+from pcfm.base.resources import project_dir
+from pcfm.cli import build_parser, main, verbosity_of
+from pcfm.pipeline import run as run_module
+from pcfm.pipeline.run import RUN_STAGES
+
+pytestmark = pytest.mark.integration
+
+
+def _skip_the_heavy_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every stage a no-op except the folder, manifest, log and output check."""
+
+    def fake_input(params, folder):
+        folder.input_data.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"patient_id": ["S00000001"]}).to_parquet(
+            folder.input_data / "patients.parquet"
+        )
+        return folder.input_data
+
+    def fake_statements(folder, project_root, params, on_progress=None):
+        for done in range(1, 21):
+            on_progress(done, 20)
+        return []
+
+    monkeypatch.setattr(run_module, "prepare_input", fake_input)
+    monkeypatch.setattr(run_module, "execute_notebook", lambda *args: None)
+    monkeypatch.setattr(run_module, "execute_practice_statements", fake_statements)
+    monkeypatch.setattr(run_module, "write_workbook", lambda *args: None)
+    monkeypatch.setattr(
+        run_module, "render_report", lambda *args, **kwargs: run_module.RenderResult("x", [], "")
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "p.yml"], "normal"),
+        (["run", "-q", "p.yml"], "quiet"),
+        (["-q", "run", "p.yml"], "quiet"),
+        (["run", "p.yml", "--verbose"], "verbose"),
+        (["-v", "run", "p.yml"], "verbose"),
+        (["-v", "synth", "--out", "x"], "verbose"),
+    ],
+)
+def test_quiet_and_verbose_go_before_or_after_the_command(argv: list[str], expected: str) -> None:
+    assert verbosity_of(build_parser().parse_args(argv)) == expected
+
+
+def test_quiet_and_verbose_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "-q", "-v", "p.yml"])
+    assert main(["-q", "run", "-v", "p.yml"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+
+
+def test_a_run_shows_each_stage_and_progress_and_writes_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _skip_the_heavy_stages(monkeypatch)
+    params = tmp_path / "shown.yml"
+    params.write_text("run_name: shown\n")
+    build = tmp_path / "build"
+    assert main(["run", str(params), "--build-root", str(build)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    for number, name in enumerate(RUN_STAGES, start=1):
+        assert f"pcfm: [{number}/{len(RUN_STAGES)}] {name} ..." in lines
+        assert any(
+            line.startswith(f"pcfm: [{number}/{len(RUN_STAGES)}] {name} done in ") for line in lines
+        ), name
+    assert "pcfm: [9/12] statements: 20/20 practices" in lines
+    assert "pcfm: [9/12] statements: 2/20 practices, about" in captured.err
+    assert "run complete" in captured.out and f"log: {build / 'shown' / 'run.log'}" in captured.out
+
+    log = (build / "shown" / "run.log").read_text(encoding="utf-8")
+    for name in RUN_STAGES:
+        assert f"stage {name}: done in" in log
+    assert "run complete: shown" in log
+    assert str(tmp_path) not in log and str(Path.home()) + "/" not in log
+    assert "parameters shown.yml" in log
+
+
+def test_quiet_shows_only_the_result_and_verbose_the_debug_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _skip_the_heavy_stages(monkeypatch)
+    params = tmp_path / "quiet.yml"
+    params.write_text("run_name: quiet\n")
+    build = str(tmp_path / "build")
+    assert main(["run", "-q", str(params), "--build-root", build]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.startswith("pcfm: run complete: ")
+
+    assert main(["run", "-v", str(params), "--build-root", build]) == 0
+    err = capsys.readouterr().err
+    assert "pcfm: [1/12] input ..." in err  # the stages, and the log down to debug level
+    assert "pcfm: stage 1/12 input: started" in err
+    assert "pcfm: kernels connect over" in err
+
+
+def test_a_failing_cell_is_named_with_its_stage_and_the_terminal_stays_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(project_dir() / "notebooks", project / "notebooks")
+    path = project / "notebooks" / "01_data.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    planted = nbformat.v4.new_code_cell(
+        "#| label: planted\n\nraise ValueError('planted failure')\nprint('never')"
+    )
+    planted["id"] = "planted"
+    notebook.cells.insert(3, planted)
+    nbformat.write(notebook, path)
+    monkeypatch.setattr(run_module, "project_dir", lambda: project)
+    build = tmp_path / "build"
+    assert main(["run", str(write_tiny_params(tmp_path)), "--build-root", str(build)]) == 1
+    err = capsys.readouterr().err
+
+    # cell 3 of the notebook as written (papermill's own count includes its injected cell)
+    assert (
+        "pcfm: run failed: stage 01_data: notebook 01_data.ipynb failed in cell 3 "
+        "(`raise ValueError('planted failure')`): ValueError: planted failure"
+    ) in err
+    assert "pcfm: [2/12] 01_data failed after " in err
+    assert err.count("ValueError: planted failure") == 1  # said once, by the command line
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "IPKernelApp" not in err
+    log = (build / ".tiny.failed" / "run.log").read_text(encoding="utf-8")
+    assert "ERROR   pcfm.pipeline.run: run failed in stage 01_data" in log
+    assert "Traceback" in log and "planted failure" in log  # the cell's traceback, for a look
+    assert str(tmp_path) not in log
