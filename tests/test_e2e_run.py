@@ -23,11 +23,24 @@ pytestmark = pytest.mark.e2e
 
 
 def _publishable_hashes(run_dir: Path) -> dict[str, str]:
+    """Hashes of the published tables and figures and of the executed notebooks."""
     return {
         p.relative_to(run_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((run_dir / "publishable").rglob("*"))
+        for folder in ("publishable", "notebooks")
+        for p in sorted((run_dir / folder).rglob("*"))
         if p.is_file()
     }
+
+
+def test_executed_notebooks_hold_no_paths_of_this_machine_or_timings(tiny_run: Path) -> None:
+    for path in sorted((tiny_run / "notebooks").rglob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        assert str(tiny_run.parent) not in text and str(Path.home()) + "/" not in text, path
+        notebook = json.loads(text)
+        papermill = notebook["metadata"].get("papermill", {})
+        assert not {"start_time", "end_time", "duration"} & set(papermill), path
+        for cell in notebook["cells"]:
+            assert "execution" not in cell["metadata"], path
 
 
 def test_run_folder_has_every_part(tiny_run: Path) -> None:

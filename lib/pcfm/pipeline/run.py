@@ -44,6 +44,7 @@ from pcfm.base.kernels import RunKernelManager, run_kernels
 from pcfm.base.outputs import write_workbook
 from pcfm.base.resources import project_dir
 from pcfm.params import Params, load_params
+from pcfm.pipeline.executed import normalise_run_notebooks
 from pcfm.pipeline.manifest import RunManifest, hash_inputs, pcfm_version, sha256_of
 from pcfm.pipeline.progress import ProgressCallback, RunDisplay
 from pcfm.pipeline.render import RenderResult, render_report
@@ -377,6 +378,8 @@ def _run_stages(
         log.info("executing the practice statements")
         execute_practice_statements(folder, project_root, params, stages.counter("practices"))
     with stages.stage("workbook"):
+        # The executed notebooks without this machine's paths or timings (reruns match).
+        normalise_run_notebooks(folder.notebooks, folder.root)
         write_workbook(folder.publishable)
     with stages.stage("render"):
         rendered = render_report(
