@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
@@ -115,21 +116,25 @@ def test_reused_kernels_write_what_a_fresh_kernel_each_writes(
 #: A statement notebook that leaves behind every kind of state a kernel keeps, and shows
 #: what it found left behind by the practice before it.
 LEAKY_CELL = """\
-import os, sys, warnings
+import os, re, sys, warnings
 found = {
     "variable": globals().get("LEFT_BEHIND"),
     "environment": os.environ.get("PCFM_LEFT_BEHIND"),
     "cwd": os.path.basename(os.getcwd()),
     "sys.path": "left-behind" in sys.path,
     "filter": any(f[1] is not None and "left" in f[1].pattern for f in warnings.filters),
+    "filters": len(warnings.filters),
 }
 print(found)
 LEFT_BEHIND = practice_code
 os.environ["PCFM_LEFT_BEHIND"] = practice_code
 sys.path.append("left-behind")
-warnings.filterwarnings("ignore", message="left behind")
+# a filter added without filterwarnings, which would also forget the warnings shown
+warnings.filters.insert(0, ("ignore", re.compile("left behind"), Warning, None, 0))
 os.chdir("..")
-warnings.warn("shown to every practice")
+# a warning of a module (whose record of warnings shown outlives the namespace)
+shown = sys.modules["warnings"].__dict__.setdefault("__warningregistry__", {})
+warnings.warn_explicit("shown to every practice", UserWarning, "module.py", 1, registry=shown)
 """
 
 
@@ -141,18 +146,24 @@ def test_nothing_a_practice_leaves_in_its_kernel_reaches_the_next(
     notebook = tmp_path / "leaky.ipynb"
     nbformat.write(leaky, notebook)
     executed = execute_statements(run_dir, notebook, ["P1", "P2", "P3"], workers=1)
-    clean = str(
-        {"variable": None, "environment": None, "cwd": "run", "sys.path": False, "filter": False}
-    )
+    clean = {
+        "variable": None,
+        "environment": None,
+        "cwd": "run",
+        "sys.path": False,
+        "filter": False,
+    }
     outputs = []
     for path in executed:
         cell = nbformat.read(path, as_version=4).cells[-1]
         streams = {output.name: output.text for output in cell.outputs}
-        assert streams["stdout"].strip() == clean, path.stem
-        assert "UserWarning: shown to every practice" in streams["stderr"], path.stem
+        found = ast.literal_eval(streams["stdout"])
+        assert found.pop("filters") > 0 and found == clean, path.stem
+        assert "module.py:1: UserWarning: shown to every practice" in streams["stderr"]
         assert cell.execution_count == 3
         outputs.append(cell.outputs)
-    assert outputs[0] == outputs[1] == outputs[2]
+    fresh = execute_in_fresh_kernel(notebook, run_dir, "P2")
+    assert outputs == [nbformat.read(fresh, as_version=4).cells[-1].outputs] * 3
 
 
 def test_a_kernel_that_dies_starting_is_replaced(
