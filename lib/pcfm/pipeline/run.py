@@ -113,7 +113,7 @@ def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
 def execute_practice_statements(
     folder: RunFolder, project_root: Path, params: Params
 ) -> list[Path]:
-    """One statement per practice, executed in parallel (`pcfm.report.statements`)."""
+    """One statement per practice, executed in a few reused kernels (`pcfm.report.statements`)."""
     if not params.report.statements:
         return []
     try:

@@ -2,17 +2,21 @@
 
 Each practice's statement is `notebooks/06_practice_statement.ipynb` executed by papermill
 with its ``practice_code``, kept in ``notebooks/statements/<code>.ipynb`` so that every
-statement can be traced to an executed notebook. Starting a kernel costs far more than
-executing a statement, so a few kernels (``report.statement_kernels``, one per core by
-default) are started once, in the run folder, and each executes practice after practice:
-papermill injects the parameters and records the notebook as ever, through an engine of
-its own (:class:`LiveKernelEngine`) that executes in a kernel already running. Before each
-practice the kernel is put back in the state it started in (`pcfm.report.fresh_state`:
-namespace emptied, execution count 1, working directory, environment, ``sys.path`` and
-warning filters restored), so a statement is the same, byte for byte, whichever kernel
-wrote it and after whichever practice. Each kernel is driven from a thread of its own
-(the work is in the kernels); threads, not processes, because jupyter_client keeps the
-ports it hands out per process, so kernels started from separate processes can collide.
+statement can be traced to an executed notebook. Starting a kernel costs twenty times
+more than executing a statement, so a few kernels (``report.statement_kernels``, two per
+core by default) are started once, in the run folder, and each executes practice after
+practice: papermill injects the parameters, executes and writes the notebook as ever,
+through an engine of its own (:class:`LiveKernelEngine`) that uses a kernel already
+running. Before each practice the kernel is put back in the state it started in
+(`pcfm.report.fresh_state`: namespace emptied, execution count back to 1, working
+directory, environment, ``sys.path`` and warning filters restored), so a statement's
+cells and outputs are the same, byte for byte, whichever kernel executed it after
+whichever practice; only papermill's times and the random id of its parameters cell
+differ, as they do from one run to the next. A kernel that dies starting is started
+again; a statement that fails stops every kernel after its current practice, with an
+error naming the practice and the cell. Each kernel is driven from a thread of its own;
+threads, not processes, because jupyter_client keeps the ports it hands out per process,
+so kernels started from separate processes can collide.
 
 The statements are then put together into one document, one practice per page, which
 is faster to render than one document per practice (one start-up, not 127). With Quarto
@@ -60,8 +64,14 @@ PANDOC_PAGE_BREAK = "\n\n".join(
 
 
 def default_workers() -> int:
-    """Kernels to run at once: one per core, at most eight (a statement keeps a core busy)."""
-    return max(1, min(8, os.cpu_count() or 1))
+    """Kernels to run at once: two per core, at most eight.
+
+    A kernel executing one statement after another still spends about half of its time
+    waiting on messages to and from this process, so two per core keep the cores busy
+    (`benchmarks/bench_statements.py` on two cores: four kernels took 7 to 9 s for 127
+    practices, two took 6 to 11 s).
+    """
+    return max(1, min(8, 2 * (os.cpu_count() or 1)))
 
 
 def practice_codes(run_dir: Path) -> list[str]:
