@@ -88,8 +88,10 @@ def practice_codes(run_dir: Path) -> list[str]:
 KERNEL_START_ATTEMPTS = 3
 #: Seconds a kernel may take to start, or to be reset between practices.
 KERNEL_TIMEOUT_S = 60
+#: Keeps a kernel's own start-up messages out of the run's output.
+KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
 #: Arguments of every statement kernel: quiet, and its history in memory (as nbclient's).
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL", "--HistoryManager.hist_file=:memory:"]
+KERNEL_ARGUMENTS = [KERNEL_QUIET, "--HistoryManager.hist_file=:memory:"]
 #: Run in a kernel as it starts: what `pcfm.report.fresh_state.restore` puts back.
 SAVE_STATE = "import pcfm.report.fresh_state as _fresh_state; _fresh_state.save(); del _fresh_state"
 #: Run in a kernel before each practice.
@@ -102,8 +104,8 @@ def is_kernel_start_failure(error: BaseException) -> bool:
 
 
 def execute_with_retries(execute: Callable[[], object]) -> None:
-    """Run ``execute`` (a papermill call, or starting a kernel), retrying when the kernel
-    died starting."""
+    """Run ``execute`` (starting a kernel, or a papermill call that starts one), retrying
+    while the kernel dies starting."""
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
             execute()
@@ -275,7 +277,7 @@ def execute_in_fresh_kernel(notebook: Path, run_dir: Path, practice_code: str) -
                 resources={"metadata": {"path": str(run_dir)}},
                 progress_bar=False,
                 log_output=False,
-                extra_arguments=KERNEL_ARGUMENTS[:1],
+                extra_arguments=[KERNEL_QUIET],  # nbclient keeps the history in memory
             )
         )
     except papermill.PapermillExecutionError as error:
