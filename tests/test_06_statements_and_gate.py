@@ -1,7 +1,8 @@
-"""Statements executed by papermill in parallel, and the output checker gating `pcfm run`."""
+"""Statements executed by papermill in reused kernels, and the output checker gating `pcfm run`."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
@@ -13,8 +14,13 @@ import pytest
 from pcfm.base.disclosure.check import Finding
 from pcfm.pipeline import run as run_module
 from pcfm.pipeline.run import PipelineError, run_pipeline
+from pcfm.report import statements as statements_module
 from pcfm.report.statement import StatementError
-from pcfm.report.statements import execute_statements, statement_markdown_of
+from pcfm.report.statements import (
+    execute_in_fresh_kernel,
+    execute_statements,
+    statement_markdown_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +61,128 @@ def test_every_practice_gets_its_own_executed_statement(run_dir: Path, project_f
     assert parameters["practice_code"] == "P2"
 
 
-def test_a_failing_statement_names_the_practice(run_dir: Path, project_files: Path) -> None:
+def test_a_failing_statement_names_the_practice_and_cell_and_stops_the_rest(
+    run_dir: Path, project_files: Path
+) -> None:
     notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
-    with pytest.raises(StatementError, match=r"P9.*not found"):
-        execute_statements(run_dir, notebook, codes=["P9"], workers=1)
+    cell = r"cell \[3\] \(#\| label: practice-statement\)"
+    with pytest.raises(StatementError, match=rf"P9 failed in {cell}: StatementError: .*not found"):
+        execute_statements(run_dir, notebook, codes=["P9", "P1", "P2"], workers=1)
+    statements = run_dir / "notebooks" / "statements"
+    assert (statements / "P9.ipynb").exists()  # kept, with the error, to look into
+    assert not (statements / "P2.ipynb").exists()  # the kernel stopped at the failure
+
+
+def _comparable(path: Path) -> dict:
+    """An executed notebook without what differs from one execution to the next."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path"):
+        notebook["metadata"]["papermill"].pop(key)
+    for cell in notebook["cells"]:
+        cell["metadata"].pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell["metadata"]["papermill"].pop(key)
+        if "injected-parameters" in cell["metadata"]["tags"]:
+            cell.pop("id")  # papermill draws it at random
+    return notebook
+
+
+def test_reused_kernels_write_what_a_fresh_kernel_each_writes(
+    run_dir: Path, project_files: Path
+) -> None:
+    notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
+    codes = ["P1", "P2", "P3"]
+    fresh = {}
+    for code in codes:
+        path = execute_in_fresh_kernel(notebook, run_dir, code)
+        fresh[code] = (path.read_bytes(), _comparable(path), statement_markdown_of(path))
+        path.unlink()
+    progress = []
+    # one kernel, the practices in another order: each follows another in the same kernel
+    executed = execute_statements(
+        run_dir, notebook, ["P3", "P1", "P2"], workers=1, on_progress=lambda *a: progress.append(a)
+    )
+    assert [p.name for p in executed] == ["P3.ipynb", "P1.ipynb", "P2.ipynb"]
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    for path in executed:
+        raw, comparable, markdown = fresh[path.stem]
+        assert statement_markdown_of(path) == markdown
+        assert _comparable(path) == comparable
+        assert path.read_bytes() != raw  # only the times and papermill's random id differ
+    counts = [c["execution_count"] for c in _comparable(executed[-1])["cells"][1:]]
+    assert counts == [1, 2, 3]
+
+
+#: A statement notebook that leaves behind every kind of state a kernel keeps, and shows
+#: what it found left behind by the practice before it.
+LEAKY_CELL = """\
+import os, re, sys, warnings
+found = {
+    "variable": globals().get("LEFT_BEHIND"),
+    "environment": os.environ.get("PCFM_LEFT_BEHIND"),
+    "cwd": os.path.basename(os.getcwd()),
+    "sys.path": "left-behind" in sys.path,
+    "filter": any(f[1] is not None and "left" in f[1].pattern for f in warnings.filters),
+    "filters": len(warnings.filters),
+}
+print(found)
+LEFT_BEHIND = practice_code
+os.environ["PCFM_LEFT_BEHIND"] = practice_code
+sys.path.append("left-behind")
+# a filter added without filterwarnings, which would also forget the warnings shown
+warnings.filters.insert(0, ("ignore", re.compile("left behind"), Warning, None, 0))
+os.chdir("..")
+# a warning of a module (whose record of warnings shown outlives the namespace)
+shown = sys.modules["warnings"].__dict__.setdefault("__warningregistry__", {})
+warnings.warn_explicit("shown to every practice", UserWarning, "module.py", 1, registry=shown)
+"""
+
+
+def test_nothing_a_practice_leaves_in_its_kernel_reaches_the_next(
+    run_dir: Path, tmp_path: Path, project_files: Path
+) -> None:
+    leaky = nbformat.read(project_files / "notebooks" / "06_practice_statement.ipynb", 4)
+    leaky.cells = [leaky.cells[1], nbformat.v4.new_code_cell(LEAKY_CELL)]  # parameters first
+    notebook = tmp_path / "leaky.ipynb"
+    nbformat.write(leaky, notebook)
+    executed = execute_statements(run_dir, notebook, ["P1", "P2", "P3"], workers=1)
+    clean = {
+        "variable": None,
+        "environment": None,
+        "cwd": "run",
+        "sys.path": False,
+        "filter": False,
+    }
+    outputs = []
+    for path in executed:
+        cell = nbformat.read(path, as_version=4).cells[-1]
+        streams = {output.name: output.text for output in cell.outputs}
+        found = ast.literal_eval(streams["stdout"])
+        assert found.pop("filters") > 0 and found == clean, path.stem
+        assert "module.py:1: UserWarning: shown to every practice" in streams["stderr"]
+        assert cell.execution_count == 3
+        outputs.append(cell.outputs)
+    fresh = execute_in_fresh_kernel(notebook, run_dir, "P2")
+    assert outputs == [nbformat.read(fresh, as_version=4).cells[-1].outputs] * 3
+
+
+def test_a_kernel_that_dies_starting_is_replaced(
+    run_dir: Path, project_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = []
+
+    class DiesOnce(statements_module.AsyncKernelManager):
+        async def start_kernel(self, **kwargs):
+            await super().start_kernel(**kwargs)
+            started.append(self)
+            if len(started) == 1:
+                await self.provisioner.kill()
+
+    monkeypatch.setattr(statements_module, "AsyncKernelManager", DiesOnce)
+    notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
+    executed = execute_statements(run_dir, notebook, ["P1", "P2"], workers=1)
+    assert len(started) == 2
+    assert statement_markdown_of(executed[1]).startswith("## Second Surgery (P2)")
 
 
 def _skip_the_heavy_stages(monkeypatch: pytest.MonkeyPatch) -> None:

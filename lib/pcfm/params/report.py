@@ -48,8 +48,9 @@ class ReportParams(Section):
         ge=0,
         le=32,
         description=(
-            "Practice statements executed at once, each in its own kernel; 0 = two per CPU "
-            "core, at most eight."
+            "Kernels executing the practice statements at once, each started once and reused "
+            "for practice after practice (reset between them); 0 = two per CPU core, at most "
+            "eight."
         ),
     )
 

@@ -183,7 +183,7 @@ def execute_practice_statements(
     params: Params,
     on_progress: ProgressCallback | None = None,
 ) -> list[Path]:
-    """One statement per practice, executed in parallel (`pcfm.report.statements`)."""
+    """One statement per practice, executed in a few reused kernels (`pcfm.report.statements`)."""
     if not params.report.statements:
         return []
     try:

@@ -1,15 +1,17 @@
 """One practice's statement: why it gets what it gets, in words a practice manager uses.
 
-Executed once per practice in its own kernel (`notebooks/06_practice_statement.ipynb`), so
-this module imports little: the standard library, the parameter schema (`pcfm.params`,
-pydantic and YAML) and IPython's display; no pandas. It reads only what the run has
-already published (``publishable/allocation.csv`` and ``allocation_summary.json``) and
-the run's ``params.yml`` through :func:`pcfm.params.load_params`; columns that a run does
-not write (the bootstrap's interval and probability, the decomposition) are left out of
-the statement rather than guessed. Whether the practice's eligibility is uncertain is
-stage 04's decision (column ``eligibility_uncertain``), only put into words here; so is
-whether it was excluded from the comparison or capped (column ``status``, with the reason
-from ``allocation_exclusions.csv``).
+Executed once per practice (`notebooks/06_practice_statement.ipynb`) in a few kernels,
+each reused for practice after practice (`pcfm.report.statements`), so it keeps no state
+between calls and imports little: the standard library, the parameter schema
+(`pcfm.params`, pydantic and YAML) and IPython's display; no pandas. It reads only what
+the run has already published (``publishable/allocation.csv`` and
+``allocation_summary.json``) and the run's ``params.yml`` through
+:func:`pcfm.params.load_params`; columns that a run does not write (the bootstrap's
+interval and probability, the decomposition) are left out of the statement rather than
+guessed. Whether the practice's eligibility is uncertain is stage 04's decision (column
+``eligibility_uncertain``), only put into words here; so is whether it was excluded from
+the comparison or capped (column ``status``, with the reason from
+``allocation_exclusions.csv``).
 """
 
 from __future__ import annotations

@@ -1,14 +1,22 @@
-"""Practice statements: the statement notebook executed once per practice, in parallel.
+"""Practice statements: the statement notebook executed for every practice in a few kernels.
 
 Each practice's statement is `notebooks/06_practice_statement.ipynb` executed by papermill
 with its ``practice_code``, kept in ``notebooks/statements/<code>.ipynb`` so that every
-statement can be traced to an executed notebook. Starting a kernel dominates the time,
-and it mostly waits on the disk and the other kernels, so several kernels run at once,
-each driven from a thread. Threads, not processes: jupyter_client keeps the ports it
-hands out per process, so kernels started from separate processes can collide on a
-port. Papermill's ``cwd`` argument is not used because it changes the working directory
-of the whole process (shared by the threads); the kernel is started in the run folder
-through nbclient's ``resources`` instead.
+statement can be traced to an executed notebook. Starting a kernel costs twenty times
+more than executing a statement, so a few kernels (``report.statement_kernels``, two per
+core by default) are started once, in the run folder, and each executes practice after
+practice: papermill injects the parameters, executes and writes the notebook as ever,
+through an engine of its own (:class:`LiveKernelEngine`) that uses a kernel already
+running. Before each practice the kernel is put back in the state it started in
+(`pcfm.report.fresh_state`: namespace emptied, execution count back to 1, working
+directory, environment, ``sys.path`` and warning filters restored), so a statement's
+cells and outputs are the same, byte for byte, whichever kernel executed it after
+whichever practice; only papermill's times and the random id of its parameters cell
+differ, as they do from one run to the next. A kernel that dies starting is started
+again; a statement that fails stops every kernel after its current practice, with an
+error naming the practice and the cell. Each kernel is driven from a thread of its own;
+threads, not processes, because jupyter_client keeps the ports it hands out per process,
+so kernels started from separate processes can collide.
 
 The statements are then put together into one document, one practice per page, which
 is faster to render than one document per practice (one start-up, not 127). With Quarto
@@ -21,14 +29,21 @@ from __future__ import annotations
 
 import csv
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
 import papermill
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import Engine, papermill_engines
+from papermill.log import logger as papermill_logger
 
 from pcfm.base.kernels import RunKernelManager
 from pcfm.report.statement import StatementError
@@ -50,7 +65,13 @@ PANDOC_PAGE_BREAK = "\n\n".join(
 
 
 def default_workers() -> int:
-    """Kernels to run at once: two per core, at most eight (kernels mostly wait)."""
+    """Kernels to run at once: two per core, at most eight.
+
+    A kernel executing one statement after another still spends about half of its time
+    waiting on messages to and from this process, so two per core keep the cores busy
+    (`benchmarks/bench_statements.py` on two cores: four kernels took 7 to 9 s for 127
+    practices, two took 6 to 11 s).
+    """
     return max(1, min(8, 2 * (os.cpu_count() or 1)))
 
 
@@ -66,6 +87,16 @@ def practice_codes(run_dir: Path) -> list[str]:
 #: Attempts to start a kernel: another process can take the TCP port jupyter_client picked
 #: for a kernel before the kernel binds it, and the kernel then dies on start-up.
 KERNEL_START_ATTEMPTS = 3
+#: Seconds a kernel may take to start, or to be reset between practices.
+KERNEL_TIMEOUT_S = 60
+#: Keeps a kernel's own start-up messages out of the run's output.
+KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
+#: Arguments of every statement kernel: quiet, and its history in memory (as nbclient's).
+KERNEL_ARGUMENTS = [KERNEL_QUIET, "--HistoryManager.hist_file=:memory:"]
+#: Run in a kernel as it starts: what `pcfm.report.fresh_state.restore` puts back.
+SAVE_STATE = "import pcfm.report.fresh_state as _fresh_state; _fresh_state.save(); del _fresh_state"
+#: Run in a kernel before each practice.
+RESTORE_STATE = "from pcfm.report import fresh_state; fresh_state.restore()"
 
 
 def is_kernel_start_failure(error: BaseException) -> bool:
@@ -74,7 +105,8 @@ def is_kernel_start_failure(error: BaseException) -> bool:
 
 
 def execute_with_retries(execute: Callable[[], object]) -> None:
-    """Run ``execute`` (a papermill call), retrying when the kernel died starting."""
+    """Run ``execute`` (starting a kernel, or a papermill call that starts one), retrying
+    while the kernel dies starting."""
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
             execute()
@@ -85,33 +117,200 @@ def execute_with_retries(execute: Callable[[], object]) -> None:
             time.sleep(0.2 * attempt)
 
 
-def execute_statement(notebook: Path, run_dir: Path, practice_code: str) -> Path:
-    """Execute the statement notebook for one practice; return the executed notebook."""
-    output = run_dir / "notebooks" / "statements" / f"{practice_code}.ipynb"
+class StatementKernel:
+    """A kernel started in the run folder that executes one statement after another.
+
+    Used only from the thread that starts it: its client runs on that thread's event loop.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.km: AsyncKernelManager | None = None
+        self.kc: AsyncKernelClient | None = None
+
+    def start(self) -> None:
+        """Start the kernel and record its state, retrying a kernel that died starting."""
+        execute_with_retries(self._start_once)
+
+    def _start_once(self) -> None:
+        km = RunKernelManager(kernel_name="python3")  # IPC in the run's kernel folder
+        run_sync(km.start_kernel)(cwd=str(self.run_dir), extra_arguments=KERNEL_ARGUMENTS)
+        kc = km.client()
+        kc.start_channels()
+        self.km, self.kc = km, kc
+        try:
+            run_sync(kc.wait_for_ready)(timeout=KERNEL_TIMEOUT_S)
+        except BaseException:
+            self.shutdown()
+            raise
+        kc.allow_stdin = False
+        self.run_silently(SAVE_STATE)
+
+    def run_silently(self, code: str) -> None:
+        """Execute ``code`` in the kernel outside any notebook: no output, no history."""
+        if self.kc is None:
+            raise RuntimeError("the statement kernel is not running")
+        reply = run_sync(self.kc.execute_interactive)(
+            code,
+            silent=True,
+            store_history=False,
+            timeout=KERNEL_TIMEOUT_S,
+            output_hook=lambda message: None,
+        )
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise RuntimeError(
+                f"statement kernel: {code!r} failed: {content.get('ename')}: "
+                f"{content.get('evalue')}"
+            )
+
+    def execute(self, notebook: Path, output: Path, practice_code: str) -> None:
+        """Execute the statement of one practice, from the state the kernel started in."""
+        self.run_silently(RESTORE_STATE)
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=statement_parameters(practice_code),
+            engine_name=LIVE_KERNEL_ENGINE,
+            kernel=self,
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,  # written once, when executed
+        )
+
+    def shutdown(self) -> None:
+        """Stop the kernel and close the client's channels."""
+        kc, km, self.kc, self.km = self.kc, self.km, None, None
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
+            try:
+                if run_sync(km.is_alive)():
+                    run_sync(km.shutdown_kernel)(now=True)
+            finally:
+                run_sync(km.cleanup_resources)()
+
+
+class LiveKernelEngine(Engine):
+    """A papermill engine executing in a :class:`StatementKernel` already running.
+
+    Papermill's own nbclient engine, except that the kernel is neither started nor shut
+    down: its ``kernel`` argument is the kernel to use.
+    """
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=60,
+        execution_timeout=None,
+        kernel: StatementKernel | None = None,
+        **kwargs,
+    ):
+        """Execute the managed notebook's cells in ``kernel``."""
+        if kernel is None or kernel.km is None or kernel.kc is None:
+            raise RuntimeError("LiveKernelEngine needs a running StatementKernel as kernel=")
+        client = PapermillNotebookClient(
+            nb_man,
+            km=kernel.km,
+            kernel_name=kernel_name,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            log=papermill_logger,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        client.kc = kernel.kc  # the kernel's client: nbclient then neither starts nor stops it
+        return client.execute()
+
+
+#: The name :class:`LiveKernelEngine` is registered under with papermill.
+LIVE_KERNEL_ENGINE = "pcfm_live_kernel"
+papermill_engines.register(LIVE_KERNEL_ENGINE, LiveKernelEngine)
+
+
+def statement_parameters(practice_code: str) -> dict[str, str]:
+    """The parameters papermill injects into the statement notebook of one practice."""
+    return {"params_path": "params.yml", "run_dir": ".", "practice_code": practice_code}
+
+
+def statement_path(run_dir: Path, practice_code: str) -> Path:
+    """Where the executed statement of one practice is kept."""
+    return run_dir / "notebooks" / "statements" / f"{practice_code}.ipynb"
+
+
+def statement_error(practice_code: str, error: BaseException) -> StatementError:
+    """The error of one practice's statement, naming the practice (and the cell, if any)."""
+    if isinstance(error, papermill.PapermillExecutionError):
+        first_line = (error.source or "").strip().splitlines()[:1]
+        cell = f"cell [{error.exec_count}]" + (f" ({first_line[0]})" if first_line else "")
+        return StatementError(
+            f"practice statement for {practice_code} failed in {cell}: "
+            f"{error.ename}: {error.evalue}"
+        )
+    return StatementError(
+        f"practice statement for {practice_code} failed: {type(error).__name__}: {error}"
+    )
+
+
+def execute_in_fresh_kernel(notebook: Path, run_dir: Path, practice_code: str) -> Path:
+    """Execute one practice's statement as papermill does alone, in a kernel of its own.
+
+    The reference the reused kernels are measured and tested against
+    (``benchmarks/bench_statements.py``, ``tests/test_06_statements_and_gate.py``).
+    """
+    output = statement_path(run_dir, practice_code)
+    output.parent.mkdir(parents=True, exist_ok=True)
     try:
         execute_with_retries(
             lambda: papermill.execute_notebook(
                 str(notebook),
                 str(output),
-                parameters={
-                    "params_path": "params.yml",
-                    "run_dir": ".",
-                    "practice_code": practice_code,
-                },
+                parameters=statement_parameters(practice_code),
                 kernel_name="python3",
                 kernel_manager_class=RunKernelManager,  # IPC in the run's kernel folder
                 # the kernel's working directory, without papermill's process-wide chdir
                 resources={"metadata": {"path": str(run_dir)}},
                 progress_bar=False,
                 log_output=False,
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                extra_arguments=[KERNEL_QUIET],  # nbclient keeps the history in memory
             )
         )
     except papermill.PapermillExecutionError as error:
-        raise StatementError(
-            f"practice statement for {practice_code} failed: {error.ename}: {error.evalue}"
-        ) from None
+        raise statement_error(practice_code, error) from None
     return output
+
+
+def _kernel_worker(
+    run_dir: Path,
+    notebook: Path,
+    todo: queue.SimpleQueue[str],
+    done: queue.SimpleQueue[tuple[str | None, BaseException | None]],
+    stop: threading.Event,
+) -> None:
+    """Start a kernel, execute practices from ``todo`` until none is left, report to ``done``."""
+    kernel = StatementKernel(run_dir)
+    code: str | None = None
+    try:
+        kernel.start()
+        while not stop.is_set():
+            try:
+                code = todo.get_nowait()
+            except queue.Empty:
+                return
+            kernel.execute(notebook, statement_path(run_dir, code), code)
+            done.put((code, None))
+            code = None
+    except BaseException as error:  # reported to the caller's thread, which raises it
+        done.put((code, error))
+    finally:
+        kernel.shutdown()
 
 
 def execute_statements(
@@ -121,17 +320,22 @@ def execute_statements(
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
-    """Execute the statement notebook once per practice, ``workers`` kernels at a time.
+    """Execute the statement notebook once per practice, in ``workers`` reused kernels.
 
     Args:
         run_dir: The run folder (its allocation must already be published).
         notebook: The statement notebook (`notebooks/06_practice_statement.ipynb`).
         codes: Practices to write statements for; every practice of the run by default.
         workers: Kernels at once; :func:`default_workers` by default.
-        on_progress: Called after each practice with (statements done, statements in all).
+        on_progress: Called after each practice with (practices done, practices in all),
+            from the caller's thread.
 
     Returns:
         The executed notebooks, in the order of ``codes``.
+
+    Raises:
+        StatementError: A statement failed (naming the practice and the cell) or its
+            kernel died; the other kernels stop after the practice they are executing.
     """
     run_dir = Path(run_dir)
     codes = list(codes) if codes is not None else practice_codes(run_dir)
@@ -139,12 +343,51 @@ def execute_statements(
     if not codes:
         return []
     workers = min(workers or default_workers(), len(codes))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(execute_statement, notebook, run_dir, code) for code in codes]
-        if on_progress is not None:
-            for done, _ in enumerate(as_completed(futures), start=1):
-                on_progress(done, len(codes))
-        return [future.result() for future in futures]
+    todo: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for code in codes:
+        todo.put(code)
+    done: queue.SimpleQueue[tuple[str | None, BaseException | None]] = queue.SimpleQueue()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=_kernel_worker,
+            args=(run_dir, notebook, todo, done, stop),
+            name=f"pcfm-statement-kernel-{number}",
+            daemon=True,
+        )
+        for number in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    try:
+        while finished < len(codes):
+            try:
+                code, error = done.get(timeout=1.0)
+            except queue.Empty:
+                if done.empty() and not any(thread.is_alive() for thread in threads):
+                    raise StatementError(
+                        f"practice statements: the kernels stopped after {finished} of "
+                        f"{len(codes)} practices"
+                    ) from None
+                continue
+            if error is not None:
+                if code is None:
+                    raise StatementError(
+                        f"practice statements: a kernel could not start: "
+                        f"{type(error).__name__}: {error}"
+                    ) from error
+                raise statement_error(code, error) from (
+                    None if isinstance(error, papermill.PapermillExecutionError) else error
+                )
+            finished += 1
+            if on_progress is not None:
+                on_progress(finished, len(codes))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return [statement_path(run_dir, code) for code in codes]
 
 
 def statement_markdown_of(executed: Path) -> str:
