@@ -171,14 +171,14 @@ def test_a_kernel_that_dies_starting_is_replaced(
 ) -> None:
     started = []
 
-    class DiesOnce(statements_module.AsyncKernelManager):
+    class DiesOnce(statements_module.RunKernelManager):
         async def start_kernel(self, **kwargs):
             await super().start_kernel(**kwargs)
             started.append(self)
             if len(started) == 1:
                 await self.provisioner.kill()
 
-    monkeypatch.setattr(statements_module, "AsyncKernelManager", DiesOnce)
+    monkeypatch.setattr(statements_module, "RunKernelManager", DiesOnce)
     notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
     executed = execute_statements(run_dir, notebook, ["P1", "P2"], workers=1)
     assert len(started) == 2
