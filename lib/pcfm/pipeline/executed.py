@@ -6,7 +6,8 @@ the notebook and of every cell. Those stamps make two runs of the same inputs di
 byte and can leak a user name into a folder that is shared. The runner therefore rewrites
 every executed notebook of a run once its stages are done: paths become relative to the
 project (``notebooks/<name>``) and the run folder, the timings go (the manifest keeps
-each stage's time), and papermill's parameters cell gets a fixed id instead of a random one. Cell outputs, parameters and the notebook's status are kept as they are.
+each stage's time), and papermill's parameters cell gets a fixed id instead of a random one.
+Cell outputs, parameters and the notebook's status are kept as they are.
 """
 
 from __future__ import annotations
