@@ -3,9 +3,9 @@
 Executes the stage notebooks (01 data to 04 allocation, then the three 06 report
 notebooks) of ``params/demo.yml`` (1.1 M synthetic patients, 127 practices, 500 bootstrap
 replicates) exactly as ``pcfm run`` does, through papermill with the runner's own
-`pcfm.pipeline.run.execute_notebook`, on inputs already on disk, and prints the total and
-each stage's time from the run's manifest. The practice statements, the workbook and the
-Quarto rendering are left out.
+`pcfm.pipeline.run.execute_notebook` in one shared kernel, on inputs already on disk, and
+prints the total and each stage's time from the run's manifest. The practice statements,
+the workbook and the Quarto rendering are left out.
 
 Every time is also a ratio to the baseline measured in the same process: reading the input
 Parquet files with pyarrow. The goals (seconds on the project's two-core machine) are the
@@ -29,10 +29,17 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pcfm.base.folder import RunFolder
+from pcfm.base.kernels import run_kernels
 from pcfm.base.resources import project_dir
 from pcfm.params import load_params
 from pcfm.pipeline.manifest import RunManifest
-from pcfm.pipeline.run import NOTEBOOKS, SINGLE_THREADED, execute_notebook, prepare_input
+from pcfm.pipeline.run import (
+    NOTEBOOKS,
+    SINGLE_THREADED,
+    SharedKernel,
+    execute_notebook,
+    prepare_input,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,9 +99,10 @@ def main() -> None:
         project_root=project_dir(),
     )
     manifest.write(folder.manifest)
-    for name in NOTEBOOKS:
-        with manifest.stage(name.removesuffix(".ipynb")):
-            execute_notebook(name, folder, project_dir())
+    with run_kernels(), SharedKernel(folder.root) as shared:  # as `pcfm run` does
+        for name in NOTEBOOKS:
+            with manifest.stage(name.removesuffix(".ipynb")):
+                execute_notebook(name, folder, project_dir(), shared)
     manifest.write(folder.manifest)
 
     stages = json.loads(folder.manifest.read_text(encoding="utf-8"))["stages"]

@@ -264,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pcfm: run failed: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C: a stop the user asked for, not a crash to debug
+        # Ctrl-C reaches the kernels too; the tasks that were talking to one then end with
+        # "Kernel died", which asyncio would print as a traceback when the process exits.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         print(
             "pcfm: interrupted; an earlier finished run is untouched, and the stopped "
             "run's partial outputs, if any, are in the build folder as .<run-name>.failed",

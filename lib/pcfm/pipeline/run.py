@@ -50,7 +50,13 @@ from pcfm.pipeline.progress import ProgressCallback, RunDisplay
 from pcfm.pipeline.render import RenderResult, render_report
 from pcfm.pipeline.runlog import LOG_ONLY, RUN_LOG, place_names, run_log
 from pcfm.report.statement import StatementError
-from pcfm.report.statements import execute_statements, execute_with_retries
+from pcfm.report.statements import (
+    LIVE_KERNEL_ENGINE,
+    RESTORE_STATE,
+    StatementKernel,
+    execute_statements,
+    execute_with_retries,
+)
 from pcfm.stages import STATEMENT_NOTEBOOK, stage_notebooks
 
 log = logging.getLogger(__name__)
@@ -145,8 +151,43 @@ def cell_failure(name: str, index: int, error: papermill.PapermillExecutionError
     return f"notebook {name} failed in cell {index} (`{line}`): {error.ename}: {error.evalue}"
 
 
-def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
+class SharedKernel:
+    """One kernel for every stage notebook of a run, started when first needed.
+
+    Starting a kernel and importing pandas, matplotlib, statsmodels and pcfm into it takes a
+    few seconds, seven times a run; the stage notebooks are thin and hand over only files, so
+    they run one after another in one kernel, put back before each one as it started
+    (`pcfm.report.fresh_state`: namespace, working directory, environment, ``sys.path``,
+    warning filters), as the practice statements do.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self._kernel: StatementKernel | None = None
+
+    def kernel(self) -> StatementKernel:
+        """The running kernel, started in the run folder on first use."""
+        if self._kernel is None:
+            kernel = StatementKernel(self.run_dir)
+            kernel.start()
+            self._kernel = kernel
+        return self._kernel
+
+    def __enter__(self) -> SharedKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        kernel, self._kernel = self._kernel, None
+        if kernel is not None:
+            kernel.shutdown()
+
+
+def execute_notebook(
+    name: str, folder: RunFolder, project_root: Path, shared: SharedKernel | None = None
+) -> None:
     """Execute one notebook with papermill; it receives only the two paths it needs.
+
+    With ``shared``, in that run's one kernel (reset first); otherwise in a kernel of its own.
 
     Raises:
         PipelineError: A cell raised; the message names the notebook, the cell (its index
@@ -155,12 +196,27 @@ def execute_notebook(name: str, folder: RunFolder, project_root: Path) -> None:
     """
     source = project_root / "notebooks" / name
     output = folder.notebooks / name
+    parameters = {"params_path": folder.params_file.name, "run_dir": "."}
     try:
+        if shared is not None:
+            kernel = shared.kernel()
+            kernel.run_silently(RESTORE_STATE)
+            papermill.execute_notebook(
+                str(source),
+                str(output),
+                parameters=parameters,
+                engine_name=LIVE_KERNEL_ENGINE,
+                kernel=kernel,
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
+            )
+            return
         execute_with_retries(
             lambda: papermill.execute_notebook(
                 str(source),
                 str(output),
-                parameters={"params_path": folder.params_file.name, "run_dir": "."},
+                parameters=parameters,
                 cwd=str(folder.root),
                 kernel_name="python3",
                 kernel_manager_class=RunKernelManager,  # IPC, output to the log
@@ -370,10 +426,11 @@ def _run_stages(
         data_dir = prepare_input(params, folder)
         manifest.inputs = hash_inputs(data_dir)
     manifest.write(folder.manifest)  # the appendices notebook reads the provenance
-    for name in NOTEBOOKS:
-        with stages.stage(name.removesuffix(".ipynb")):
-            log.info("executing %s", name)
-            execute_notebook(name, folder, project_root)
+    with SharedKernel(folder.root) as shared:
+        for name in NOTEBOOKS:
+            with stages.stage(name.removesuffix(".ipynb")):
+                log.info("executing %s", name)
+                execute_notebook(name, folder, project_root, shared)
     with stages.stage("statements"):
         log.info("executing the practice statements")
         execute_practice_statements(folder, project_root, params, stages.counter("practices"))
