@@ -106,6 +106,6 @@ def test_the_report_lists_a_few_practices_by_code_and_counts_many():
             "practices_wrongly_classed": ["", "P1; P2", "; ".join(f"P{i}" for i in range(9))],
         }
     )
-    shown = truth_recovery_display(table)["practices_wrongly_classed"].tolist()
+    shown = truth_recovery_display(table)["Practices"].tolist()
     assert shown == ["none", "P1; P2", "9 practices (listed in the CSV)"]
     assert truth_recovery_display(None) is None

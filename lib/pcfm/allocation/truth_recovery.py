@@ -158,4 +158,20 @@ def truth_recovery_display(table: pd.DataFrame | None) -> pd.DataFrame | None:
             return "; ".join(listed) or "none"
         return f"{len(listed)} practices (listed in the CSV)"
 
-    return table.assign(practices_wrongly_classed=table["practices_wrongly_classed"].map(shortened))
+    codes = table["practices_wrongly_classed"].map(shortened)
+    shown = table.assign(practices_wrongly_classed=codes)
+    return shown.rename(columns=_DISPLAY_NAMES)
+
+
+#: Short headings for the report's narrow columns (the CSV keeps the published names).
+_DISPLAY_NAMES = {
+    "specification": "Specification",
+    "credible": "Credible",
+    "n_eligibility_wrong": "Wrong side",
+    "n_wrongly_eligible": "Wrongly eligible",
+    "n_wrongly_ineligible": "Wrongly not eligible",
+    "practices_wrongly_classed": "Practices",
+    "n_category_wrong": "Other category",
+    "max_abs_misallocation_gbp": "Largest gap (£)",
+    "total_abs_misallocation_gbp": "Total gap (£)",
+}
