@@ -26,6 +26,7 @@ from pcfm.allocation.tables import (
     allocation_summary,
     allocation_table,
     category_table,
+    practices_for_report,
     summary_table,
     totals_by,
     uncertain_eligibility_table,
@@ -64,6 +65,16 @@ class AllocationStageResult:
     def summary_table(self) -> pd.DataFrame:
         """The summary as rows of figure and value."""
         return summary_table(self.summary)
+
+    @property
+    def sensitivity_display(self) -> pd.DataFrame:
+        """The sensitivity table as the documents show it: long lists of codes counted."""
+        column = "practices_changing_eligibility"
+        if column not in self.sensitivity:
+            return self.sensitivity
+        return self.sensitivity.assign(
+            **{column: self.sensitivity[column].map(practices_for_report)}
+        )
 
     @property
     def truth_recovery_display(self) -> pd.DataFrame | None:

@@ -262,3 +262,16 @@ def uncertain_eligibility_table(table: pd.DataFrame, params: AllocationParams) -
     return uncertain.sort_values(
         ["p_eligible", "practice_code"], ascending=[False, True]
     ).reset_index(drop=True)
+
+
+#: Practices a report table lists by code in one cell; more are counted (the CSV has all).
+LISTED_IN_REPORT = 8
+
+
+def practices_for_report(codes: str) -> str:
+    """A ``"; "``-separated list of practice codes as a report's table cell shows it: the
+    codes when there are a few, otherwise how many, pointing to the CSV."""
+    listed = [code for code in str(codes).split("; ") if code and code != "nan"]
+    if len(listed) <= LISTED_IN_REPORT:
+        return "; ".join(listed) or "none"
+    return f"{len(listed)} practices (listed in the CSV)"

@@ -18,6 +18,7 @@ import pandas as pd
 
 from pcfm.allocation.exclusions import PracticeStatuses
 from pcfm.allocation.sensitivity import AlternativeKind, allocation_sensitivity, kind_of
+from pcfm.allocation.tables import practices_for_report
 from pcfm.model.diagnostics import CARR_HILL, FLAT_RATE
 from pcfm.model.need_index import NEED_COLUMNS, need_index_from_sums
 from pcfm.model.truth_recovery import carr_hill_need_index
@@ -143,22 +144,11 @@ def eligibility_against_truth(
     return table.astype(ELIGIBILITY_TRUTH_COLUMNS).reset_index(drop=True)
 
 
-#: Practices listed by code in the report's table; more are counted (all are in the CSV).
-LISTED_IN_REPORT = 8
-
-
 def truth_recovery_display(table: pd.DataFrame | None) -> pd.DataFrame | None:
     """The published table for the documents: long lists of codes shortened to a count."""
     if table is None:
         return None
-
-    def shortened(codes: str) -> str:
-        listed = [code for code in codes.split("; ") if code]
-        if len(listed) <= LISTED_IN_REPORT:
-            return "; ".join(listed) or "none"
-        return f"{len(listed)} practices (listed in the CSV)"
-
-    codes = table["practices_wrongly_classed"].map(shortened)
+    codes = table["practices_wrongly_classed"].map(practices_for_report)
     shown = table.assign(practices_wrongly_classed=codes)
     return shown.rename(columns=_DISPLAY_NAMES)
 
