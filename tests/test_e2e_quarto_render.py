@@ -108,6 +108,19 @@ def test_all_twelve_documents_are_rendered(rendered: Path) -> None:
     assert _book(rendered, ".docx").stat().st_size > 0
 
 
+def test_no_html_page_names_the_build_folder(rendered: Path) -> None:
+    # Quarto writes each embedded notebook's absolute path into the page; the runner takes
+    # it out (a path of this machine, different on every run).
+    build = rendered.parent.absolute().as_posix()
+    pages = sorted((rendered / "report").rglob("*.html"))
+    assert pages
+    assert [p.name for p in pages if build in p.read_text(encoding="utf-8")] == []
+    chapter = (rendered / "report" / "methodology" / "02-workload-model.html").read_text(
+        encoding="utf-8"
+    )
+    assert 'data-notebook="notebooks/02_workload_model.ipynb"' in chapter
+
+
 def test_every_practice_of_every_practice_table_is_in_the_pdfs(rendered: Path) -> None:
     """Long tables break across pages instead of being cut off at the first page's foot."""
     practices = _practices(rendered)

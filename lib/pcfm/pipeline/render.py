@@ -513,6 +513,7 @@ def render_with_quarto(
         for job in jobs:
             publish(job.outputs, folder.report, job.sources)
         shutil.rmtree(folder.root / "_quarto")
+    without_build_paths(folder.report, folder.root / "_quarto")
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
@@ -522,6 +523,31 @@ def render_with_quarto(
     return RenderResult(
         "quarto", documents, f"Quarto rendered {len(documents)} documents.", timings
     )
+
+
+def without_build_paths(report_dir: Path, staging: Path) -> int:
+    """Take the staging folder's absolute path out of the rendered HTML; returns files changed.
+
+    Quarto marks every embedded notebook cell with the notebook's absolute path
+    (``data-notebook="/…/build/.<run>.<random>.partial/_quarto/notebooks/…"``): a path of
+    this machine, which names the user and changes on every run. It is written relative to
+    the run folder instead (``notebooks/…``, where the executed notebooks are kept).
+    """
+    prefixes = sorted(
+        {f"{staging.absolute().as_posix()}/", f"{staging.resolve().as_posix()}/"},
+        key=len,
+        reverse=True,
+    )
+    changed = 0
+    for page in sorted(report_dir.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        cleaned = text
+        for prefix in prefixes:
+            cleaned = cleaned.replace(prefix, "")
+        if cleaned != text:
+            page.write_text(cleaned, encoding="utf-8")
+            changed += 1
+    return changed
 
 
 _CELL_OPTION = re.compile(r"^#\|\s*([a-z-]+):\s*(.*)$", re.MULTILINE)
