@@ -120,7 +120,8 @@ class _DesignStructure:
         keys = np.asarray(design @ projection)
         distinct_of_row, _ = pd.factorize(keys[:, 0] + 1j * keys[:, 1])
         first = np.zeros(distinct_of_row.max() + 1, dtype=np.int64)
-        first[distinct_of_row[::-1]] = np.arange(len(distinct_of_row))[::-1]
+        # a row of each key (which one does not matter: rows of one key are checked equal)
+        first[distinct_of_row] = np.arange(len(distinct_of_row))
         distinct_rows = design[first]
         if (design != distinct_rows[distinct_of_row]).nnz:  # a key shared by two rows
             distinct_rows, distinct_of_row = design, np.arange(design.shape[0])
