@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from _quick_run import skip_the_heavy_stages
 
 from pcfm.base.disclosure.check import Finding
 from pcfm.pipeline import run as run_module
@@ -185,29 +186,10 @@ def test_a_kernel_that_dies_starting_is_replaced(
     assert statement_markdown_of(executed[1]).startswith("## Second Surgery (P2)")
 
 
-def _skip_the_heavy_stages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every stage a no-op except the folder, manifest and output check."""
-
-    def fake_input(params, folder):
-        folder.input_data.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"patient_id": ["S00000001"]}).to_parquet(
-            folder.input_data / "patients.parquet"
-        )
-        return folder.input_data
-
-    monkeypatch.setattr(run_module, "prepare_input", fake_input)
-    monkeypatch.setattr(run_module, "execute_notebook", lambda *args: None)
-    monkeypatch.setattr(run_module, "execute_practice_statements", lambda *args: [])
-    monkeypatch.setattr(run_module, "write_workbook", lambda *args: None)
-    monkeypatch.setattr(
-        run_module, "render_report", lambda *args, **kwargs: run_module.RenderResult("none", [], "")
-    )
-
-
 def test_a_leak_fails_the_run_and_keeps_the_previous_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _skip_the_heavy_stages(monkeypatch)
+    skip_the_heavy_stages(monkeypatch)
     params = tmp_path / "gate.yml"
     params.write_text("run_name: gate\n")
     build = tmp_path / "build"

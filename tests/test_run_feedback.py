@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
+from _quick_run import skip_the_heavy_stages
 from conftest import write_tiny_params
 
 from pcfm.base.resources import project_dir
@@ -19,27 +19,14 @@ pytestmark = pytest.mark.integration
 
 
 def _skip_the_heavy_stages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every stage a no-op except the folder, manifest, log and output check."""
-
-    def fake_input(params, folder):
-        folder.input_data.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({"patient_id": ["S00000001"]}).to_parquet(
-            folder.input_data / "patients.parquet"
-        )
-        return folder.input_data
+    """The heavy stages skipped; the statements report progress on 20 practices."""
 
     def fake_statements(folder, project_root, params, on_progress=None):
         for done in range(1, 21):
             on_progress(done, 20)
         return []
 
-    monkeypatch.setattr(run_module, "prepare_input", fake_input)
-    monkeypatch.setattr(run_module, "execute_notebook", lambda *args: None)
-    monkeypatch.setattr(run_module, "execute_practice_statements", fake_statements)
-    monkeypatch.setattr(run_module, "write_workbook", lambda *args: None)
-    monkeypatch.setattr(
-        run_module, "render_report", lambda *args, **kwargs: run_module.RenderResult("x", [], "")
-    )
+    skip_the_heavy_stages(monkeypatch, fake_statements)
 
 
 @pytest.mark.parametrize(
