@@ -31,12 +31,14 @@ from pcfm.model.diagnostics import (
     CARR_HILL,
     FLAT_RATE,
     NEED_WITHOUT_PRACTICE_EFFECTS,
+    compare_practice_predictions,
 )
 from pcfm.model.figures import prediction_comparison_figure
 from pcfm.model.held_out import (
     HELD_OUT_COLUMNS,
     PATIENT_FOLD,
     collapse_folds,
+    fold_splits,
     validate_held_out_patients,
 )
 from pcfm.model.truth_recovery import read_true_need_index, truth_recovery
@@ -199,3 +201,47 @@ def test_02_observed_workload_figure_says_it_carries_supply():
     metrics = pd.DataFrame({"method": ["need model (x)", "flat"], "r_squared": [0.4, -0.1]})
     figure = prediction_comparison_figure(metrics)
     assert "supply" in figure.axes[0].get_xlabel()
+
+
+def test_02_fold_splits_are_the_other_folds_collapsed(synthetic):
+    """The training cells found by one grouping equal collapsing the other folds' rows."""
+    _, _, fold_cells = synthetic
+    keys = [c for c in fold_cells.columns if c not in ("workload", "exposure", "patients")]
+    keys.remove(PATIENT_FOLD)
+    splits = fold_splits(fold_cells)
+    assert [split.fold for split in splits] == [1, 2, 3, 4, 5]
+    for split in splits:
+        expected = collapse_folds(fold_cells[fold_cells[PATIENT_FOLD] != split.fold])
+        found = split.train.astype({c: expected[c].dtype for c in keys})
+        expected = expected.sort_values(keys, ignore_index=True)
+        found = found.sort_values(keys, ignore_index=True)
+        pd.testing.assert_frame_equal(found[keys], expected[keys])
+        assert (found["patients"] == expected["patients"]).all()
+        assert (found["workload"] == expected["workload"]).all()
+        np.testing.assert_allclose(found["exposure"], expected["exposure"], rtol=1e-13)
+        assert len(split.held) == int((fold_cells[PATIENT_FOLD] == split.fold).sum())
+        # the practice codes of both sides are one coding
+        practices = pd.Index(fold_cells["practice_code"].unique())
+        codes = practices.get_indexer(split.held["practice_code"])
+        assert (
+            pd.factorize(fold_cells["practice_code"])[1][split.held_practice] == practices[codes]
+        ).all()
+
+
+def test_02_refits_in_worker_processes_give_the_same_results(synthetic):
+    """Two worker processes (`pcfm.base.parallel`) give exactly what one process gives."""
+    _, cells, fold_cells = synthetic
+    serial = fit_alternatives(cells, STERILISED, workers=1)
+    parallel = fit_alternatives(cells, STERILISED, workers=2)
+    assert list(parallel[0]) == list(serial[0]) and parallel[1] == serial[1]
+    for label, model in serial[0].items():
+        pd.testing.assert_frame_equal(parallel[0][label].coefficients, model.coefficients)
+        np.testing.assert_array_equal(parallel[0][label].covariance, model.covariance)
+    held_serial = validate_held_out_patients(fold_cells, STERILISED, workers=1)
+    held_parallel = validate_held_out_patients(fold_cells, STERILISED, workers=2)
+    pd.testing.assert_frame_equal(held_parallel[0], held_serial[0], check_exact=True)
+    pd.testing.assert_frame_equal(held_parallel[1], held_serial[1], check_exact=True)
+    practice_serial = compare_practice_predictions(cells, STERILISED, seed=7, workers=1)
+    practice_parallel = compare_practice_predictions(cells, STERILISED, seed=7, workers=2)
+    for found, expected in zip(practice_parallel, practice_serial, strict=True):
+        pd.testing.assert_frame_equal(found, expected, check_exact=True)

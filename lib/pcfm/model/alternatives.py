@@ -8,9 +8,11 @@ coefficients or need indices is attributable to that one choice.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 import pandas as pd
 
+from pcfm.base.parallel import parallel_map
 from pcfm.model.errors import ModelSpecificationError
 from pcfm.model.need_index import practice_need
 from pcfm.model.terms import EXPOSURE, PRACTICE, covariate_specs, uses_age_spline
@@ -99,7 +101,7 @@ def _columns_available(model_params: ModelParams, columns: set[str]) -> bool:
 
 
 def fit_alternatives(
-    cells: pd.DataFrame, model_params: ModelParams
+    cells: pd.DataFrame, model_params: ModelParams, workers: int = 1
 ) -> tuple[dict[str, WorkloadModel], dict[str, str]]:
     """Fit the specification and each alternative (see :func:`alternative_specifications`).
 
@@ -107,21 +109,37 @@ def fit_alternatives(
     cannot be estimated on these cells (e.g. practice effects collinear with deprivation in
     a small ICB) does not stop the others and is returned with its reason.
 
+    Args:
+        cells: The cells.
+        model_params: The specification.
+        workers: Processes fitting at once (`pcfm.base.parallel`); the fits are the same.
+
     Returns:
         Fitted models keyed by label, the first key ``"as specified"``, and the
         alternatives not fitted, keyed by label, with the reason.
     """
+    specs = alternative_specifications(model_params, set(cells.columns))
+    fits = parallel_map(partial(_fit_or_error, cells), list(specs.values()), workers)
     models: dict[str, WorkloadModel] = {}
     not_fitted: dict[str, str] = {}
-    for label, spec in alternative_specifications(model_params, set(cells.columns)).items():
-        if label == SPECIFIED:
-            models[label] = fit_workload_model(cells, spec)
-            continue
-        try:
-            models[label] = fit_workload_model(cells, spec)
-        except ModelSpecificationError as error:
-            not_fitted[label] = str(error)
+    for label, fit in zip(specs, fits, strict=True):
+        if isinstance(fit, WorkloadModel):
+            models[label] = fit
+        elif label == SPECIFIED:
+            raise fit
+        else:
+            not_fitted[label] = str(fit)
     return models, not_fitted
+
+
+def _fit_or_error(
+    cells: pd.DataFrame, spec: ModelParams
+) -> WorkloadModel | ModelSpecificationError:
+    """One fit, or the reason it cannot be estimated (returned, so the other fits go on)."""
+    try:
+        return fit_workload_model(cells, spec)
+    except ModelSpecificationError as error:
+        return error
 
 
 def compare_coefficients(models: dict[str, WorkloadModel]) -> pd.DataFrame:

@@ -12,10 +12,13 @@ All tables are aggregates (practices or deciles); no patient-level row leaves th
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 from scipy.special import xlogy
 
+from pcfm.base.parallel import parallel_map
 from pcfm.model.carr_hill import carr_hill_2007_weight
 from pcfm.model.errors import ModelSpecificationError
 from pcfm.model.terms import EXPOSURE, PRACTICE, WORKLOAD
@@ -177,7 +180,11 @@ def practice_folds(cells: pd.DataFrame, n_folds: int, seed: int) -> pd.Series:
 
 
 def cross_validate_by_practice(
-    cells: pd.DataFrame, model_params: ModelParams, seed: int, n_folds: int | None = None
+    cells: pd.DataFrame,
+    model_params: ModelParams,
+    seed: int,
+    n_folds: int | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Predict each practice's workload from a model fitted without it (k-fold by practice).
 
@@ -190,19 +197,44 @@ def cross_validate_by_practice(
         predicted_workload.
     """
     folds = practice_folds(cells, n_folds or model_params.cv_folds, seed)
-    practice = cells[PRACTICE].astype(str)
-    fold_of_row = practice.map(folds).to_numpy()
-    predicted = np.empty(len(cells))
-    for fold in sorted(folds.unique()):
-        held = fold_of_row == fold
-        try:
-            model = fit_workload_model(cells[~held], model_params)
-        except ModelSpecificationError as error:
-            raise ModelSpecificationError(
-                f"cross-validation fold {fold} (training on the other folds): {error}"
-            ) from None
-        predicted[held] = model.predict_workload(cells[held], unseen_as_reference=True)
+    [predicted] = _cross_validated_workload(cells, [model_params], folds, workers)
     return _by_practice(cells, predicted, folds)
+
+
+def _cross_validated_workload(
+    cells: pd.DataFrame, specs: list[ModelParams], folds: pd.Series, workers: int
+) -> list[np.ndarray]:
+    """Each specification's prediction of every cell from the fit on the other folds."""
+    fold_of_row = cells[PRACTICE].astype(str).map(folds).to_numpy()
+    fold_numbers = [int(fold) for fold in sorted(folds.unique())]
+    tasks = [(spec, fold) for spec in specs for fold in fold_numbers]
+    outcomes = parallel_map(partial(_practice_fold_workload, cells, fold_of_row), tasks, workers)
+    error = next((o for o in outcomes if isinstance(o, ModelSpecificationError)), None)
+    if error is not None:
+        raise error
+    predictions = []
+    for spec in specs:
+        predicted = np.empty(len(cells))
+        for (of_spec, fold), workload in zip(tasks, outcomes, strict=True):
+            if of_spec is spec:
+                predicted[fold_of_row == fold] = workload
+        predictions.append(predicted)
+    return predictions
+
+
+def _practice_fold_workload(
+    cells: pd.DataFrame, fold_of_row: np.ndarray, task: tuple[ModelParams, int]
+) -> np.ndarray | ModelSpecificationError:
+    """The held-out fold's predicted workload, or why the other folds cannot be fitted."""
+    spec, fold = task
+    held = fold_of_row == fold
+    try:
+        model = fit_workload_model(cells[~held], spec)
+    except ModelSpecificationError as error:
+        return ModelSpecificationError(
+            f"cross-validation fold {fold} (training on the other folds): {error}"
+        )
+    return model.predict_workload(cells[held], unseen_as_reference=True)
 
 
 def _by_practice(cells: pd.DataFrame, predicted: np.ndarray, folds: pd.Series) -> pd.DataFrame:
@@ -275,6 +307,7 @@ def compare_practice_predictions(
     seed: int,
     n_folds: int | None = None,
     health_domain_score: pd.Series | None = None,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Does the need model predict practice workload better than what we have?
 
@@ -292,6 +325,7 @@ def compare_practice_predictions(
         n_folds: Folds (default ``model_params.cv_folds``).
         health_domain_score: Optional IMD health-and-disability domain score per practice for
             the Carr-Hill deprivation factor (1.054 ** score).
+        workers: Processes fitting at once (`pcfm.base.parallel`); the results are the same.
 
     Returns:
         ``(metrics, predictions)``: metrics has one row per method (method, r_squared,
@@ -301,19 +335,18 @@ def compare_practice_predictions(
     """
     n_folds = n_folds or model_params.cv_folds
     folds = practice_folds(cells, n_folds, seed)
-    tables = {
-        specification_label(model_params): cross_validate_by_practice(
-            cells, model_params, seed, n_folds
-        )
-    }
+    specs = {specification_label(model_params): model_params}
     if model_params.supply_sterilisation == "practice_effects":
-        naive = model_params.model_copy(update={"supply_sterilisation": "none"})
-        tables[NEED_WITHOUT_PRACTICE_EFFECTS] = cross_validate_by_practice(
-            cells, naive, seed, n_folds
+        specs[NEED_WITHOUT_PRACTICE_EFFECTS] = model_params.model_copy(
+            update={"supply_sterilisation": "none"}
         )
     if list(model_params.covariates) != ["age_sex"]:
-        age_sex = model_params.model_copy(update={"covariates": ["age_sex"]})
-        tables[AGE_SEX_ONLY] = cross_validate_by_practice(cells, age_sex, seed, n_folds)
+        specs[AGE_SEX_ONLY] = model_params.model_copy(update={"covariates": ["age_sex"]})
+    predicted = _cross_validated_workload(cells, list(specs.values()), folds, workers)
+    tables = {
+        label: _by_practice(cells, workload, folds)
+        for label, workload in zip(specs, predicted, strict=True)
+    }
     carr_hill = _weighted_rate_predictions(
         cells, carr_hill_2007_weight(cells, health_domain_score), folds
     )

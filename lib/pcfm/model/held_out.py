@@ -22,10 +22,13 @@ Everything published is an aggregate over all held-out patients; no cell leaves 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.special import xlogy
 
+from pcfm.base.parallel import parallel_map
 from pcfm.model.carr_hill import carr_hill_2007_weight
 from pcfm.model.diagnostics import (
     AGE_SEX_ONLY,
@@ -44,7 +47,9 @@ from pcfm.params.model import ModelParams
 __all__ = [
     "HELD_OUT_COLUMNS",
     "PATIENT_FOLD",
+    "FoldSplit",
     "collapse_folds",
+    "fold_splits",
     "held_out_metrics",
     "held_out_predictions",
     "validate_held_out_patients",
@@ -77,6 +82,69 @@ def collapse_folds(fold_cells: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class FoldSplit:
+    """One patient fold held out: the training cells, the held-out cells and their practices.
+
+    Attributes:
+        fold: The held-out fold.
+        train: :func:`collapse_folds` of the other folds' rows.
+        held: The fold's own rows.
+        train_practice: Each training row's practice as a code shared with ``held_practice``.
+        held_practice: Each held-out row's practice, coded as above.
+    """
+
+    fold: int
+    train: pd.DataFrame
+    held: pd.DataFrame
+    train_practice: np.ndarray
+    held_practice: np.ndarray
+
+
+def fold_splits(fold_cells: pd.DataFrame) -> list[FoldSplit]:
+    """Each patient fold held out in turn (see :class:`FoldSplit`).
+
+    The training cells are found with one grouping of all the rows instead of one per fold:
+    each row's cell is numbered once and the training sums are weighted counts over the other
+    folds' rows.
+    """
+    keys = [c for c in fold_cells.columns if c not in (*_SUMS, PATIENT_FOLD)]
+    sums = [c for c in _SUMS if c in fold_cells.columns]
+    # every fit and prediction looks the covariates' levels up again: categoricals make that
+    # instant (the practice stays text: the fits compare and sort it as text)
+    fold_cells = fold_cells.astype(
+        {c: "category" for c in keys if c != PRACTICE and fold_cells[c].dtype.kind != "f"}
+    )
+    grouping = fold_cells.groupby(keys, sort=False, dropna=False, observed=True)
+    cell_of_row = grouping.ngroup().to_numpy()
+    n_cells = int(cell_of_row.max()) + 1
+    cell_keys = grouping[sums[0]].first().reset_index()[keys]
+    practice_of_row = pd.factorize(fold_cells[PRACTICE])[0]
+    practice_of_cell = np.empty(n_cells, dtype=np.int64)
+    practice_of_cell[cell_of_row] = practice_of_row
+    fold_of_row = fold_cells[PATIENT_FOLD].to_numpy()
+    splits = []
+    for fold in sorted(pd.unique(fold_of_row)):
+        held = fold_of_row == fold
+        train_cell = cell_of_row[~held]
+        present = np.bincount(train_cell, minlength=n_cells) > 0
+        train = cell_keys[present].reset_index(drop=True)
+        for column in sums:
+            values = fold_cells[column].to_numpy()[~held]
+            total = np.bincount(train_cell, values.astype(float), n_cells)[present]
+            train[column] = total.astype(values.dtype) if values.dtype.kind in "iu" else total
+        splits.append(
+            FoldSplit(
+                fold=int(fold),
+                train=train,
+                held=fold_cells[held].reset_index(drop=True),
+                train_practice=practice_of_cell[present],
+                held_practice=practice_of_row[held],
+            )
+        )
+    return splits
+
+
 def _methods(model_params: ModelParams) -> dict[str, ModelParams | str]:
     """The methods compared: need model specifications, or 'carr_hill' / 'flat'."""
     methods: dict[str, ModelParams | str] = {specification_label(model_params): model_params}
@@ -96,9 +164,10 @@ def _methods(model_params: ModelParams) -> dict[str, ModelParams | str]:
 
 
 def _need_rate(
-    method: ModelParams | str, train: pd.DataFrame, held: pd.DataFrame, fold: int, label: str
+    method: ModelParams | str, split: FoldSplit, label: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """A method's need rate per person-year (up to a constant) on the training and held cells."""
+    train, held = split.train, split.held
     if method == "flat":
         return np.ones(len(train)), np.ones(len(held))
     if method == "carr_hill":
@@ -108,41 +177,39 @@ def _need_rate(
         model = fit_workload_model(train, method)
     except ModelSpecificationError as error:
         raise ModelSpecificationError(
-            f"held-out patient fold {fold} ({label}, trained on the other folds): {error}"
+            f"held-out patient fold {split.fold} ({label}, trained on the other folds): {error}"
         ) from None
     return model.predict_rate(train), model.predict_rate(held, unseen_as_reference=True)
 
 
 def _with_practice_effect(
-    train: pd.DataFrame, held: pd.DataFrame, train_rate: np.ndarray, held_rate: np.ndarray
+    split: FoldSplit, train_rate: np.ndarray, held_rate: np.ndarray
 ) -> np.ndarray:
     """Held-out workload: need rate × exposure × the practice's observed ÷ predicted in training.
 
     A practice with no training patients, or no training workload, gets the ICB's ratio.
     """
-    train_need = train_rate * train[EXPOSURE].to_numpy(dtype=float)
-    frame = pd.DataFrame(
-        {
-            "practice": train[PRACTICE].astype(str).to_numpy(),
-            "y": train[WORKLOAD],
-            "need": train_need,
-        }
+    train, held = split.train, split.held
+    n_practices = int(max(split.train_practice.max(), split.held_practice.max())) + 1
+    workload = np.bincount(split.train_practice, train[WORKLOAD].to_numpy(dtype=float), n_practices)
+    need = np.bincount(
+        split.train_practice, train_rate * train[EXPOSURE].to_numpy(dtype=float), n_practices
     )
-    totals = frame.groupby("practice", sort=False)[["y", "need"]].sum()
-    icb_ratio = float(totals["y"].sum() / totals["need"].sum())
-    ratio = (totals["y"] / totals["need"]).where(totals["y"] > 0)
-    held_ratio = held[PRACTICE].astype(str).map(ratio).fillna(icb_ratio).to_numpy(dtype=float)
-    return held_rate * held[EXPOSURE].to_numpy(dtype=float) * held_ratio
+    icb_ratio = float(workload.sum() / need.sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(workload > 0, workload / need, icb_ratio)
+    return held_rate * held[EXPOSURE].to_numpy(dtype=float) * ratio[split.held_practice]
 
 
 def held_out_predictions(
-    fold_cells: pd.DataFrame, model_params: ModelParams
+    fold_cells: pd.DataFrame, model_params: ModelParams, workers: int = 1
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Each held-out cell's workload as predicted by every method, fitted on the other folds.
 
     Args:
         fold_cells: Cells split by ``patient_fold`` (each patient's cells in one fold).
         model_params: The need model as specified.
+        workers: Processes fitting at once (`pcfm.base.parallel`); the predictions are the same.
 
     Returns:
         ``(predictions, not_fitted)``: one row per held-out cell and method (method,
@@ -163,41 +230,45 @@ def held_out_predictions(
             f"cells: the held-out validation needs at least 2 patient folds; found {len(folds)}"
         )
     methods = _methods(model_params)
-    fold_of_row = fold_cells[PATIENT_FOLD].to_numpy()
-    splits = [
-        (
-            int(fold),
-            collapse_folds(fold_cells[fold_of_row != fold]),
-            fold_cells[fold_of_row == fold].reset_index(drop=True),
-        )
-        for fold in folds
-    ]
+    splits = fold_splits(fold_cells)
+    tasks = [(label, method, split) for label, method in methods.items() for split in splits]
+    outcomes = parallel_map(_predict_fold_or_error, tasks, workers)
     frames, not_fitted = [], {}
     specified = next(iter(methods))
-    for label, method in methods.items():
-        try:
-            frames += [_predict_fold(label, method, *split) for split in splits]
-        except ModelSpecificationError as error:
-            if label == specified:
-                raise
+    for label in methods:
+        of_method = [o for (name, _, _), o in zip(tasks, outcomes, strict=True) if name == label]
+        error = next((o for o in of_method if isinstance(o, ModelSpecificationError)), None)
+        if error is None:
+            frames += of_method
+        elif label == specified:
+            raise error
+        else:
             not_fitted[label] = str(error)
-            frames = [frame for frame in frames if frame["method"].iloc[0] != label]
     return pd.concat(frames, ignore_index=True), not_fitted
 
 
-def _predict_fold(
-    label: str, method: ModelParams | str, fold: int, train: pd.DataFrame, held: pd.DataFrame
-) -> pd.DataFrame:
-    train_rate, held_rate = _need_rate(method, train, held, fold, label)
+def _predict_fold_or_error(
+    task: tuple[str, ModelParams | str, FoldSplit],
+) -> pd.DataFrame | ModelSpecificationError:
+    """One method on one fold, or the reason it cannot be fitted there."""
+    try:
+        return _predict_fold(*task)
+    except ModelSpecificationError as error:
+        return error
+
+
+def _predict_fold(label: str, method: ModelParams | str, split: FoldSplit) -> pd.DataFrame:
+    train_rate, held_rate = _need_rate(method, split, label)
+    held = split.held
     return pd.DataFrame(
         {
             "method": label,
-            PATIENT_FOLD: fold,
-            PRACTICE: held[PRACTICE].astype(str).to_numpy(),
+            PATIENT_FOLD: split.fold,
+            PRACTICE: held[PRACTICE].to_numpy(),
             EXPOSURE: held[EXPOSURE].to_numpy(dtype=float),
             "patients": held["patients"].to_numpy(),
             WORKLOAD: held[WORKLOAD].to_numpy(dtype=float),
-            "predicted": _with_practice_effect(train, held, train_rate, held_rate),
+            "predicted": _with_practice_effect(split, train_rate, held_rate),
         }
     )
 
@@ -264,9 +335,11 @@ def held_out_metrics(predictions: pd.DataFrame, n_groups: int = 10) -> dict[str,
 
 
 def validate_held_out_patients(
-    fold_cells: pd.DataFrame, model_params: ModelParams
+    fold_cells: pd.DataFrame, model_params: ModelParams, workers: int = 1
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """Score every method on held-out patients within practices (see the module docstring).
+
+    ``workers`` processes fit at once (`pcfm.base.parallel`); the scores are the same.
 
     Returns:
         ``(metrics, predictions, not_fitted)``: metrics has one row per method with
@@ -274,7 +347,7 @@ def validate_held_out_patients(
         counts every patient once, each being held out once); predictions and not_fitted are
         :func:`held_out_predictions`'s (predictions restricted).
     """
-    predictions, not_fitted = held_out_predictions(fold_cells, model_params)
+    predictions, not_fitted = held_out_predictions(fold_cells, model_params, workers)
     n_folds = predictions[PATIENT_FOLD].nunique()
     rows = []
     for method, table in predictions.groupby("method", sort=False):

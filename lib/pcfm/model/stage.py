@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from pcfm.base.artefacts import CELLS, CELLS_BY_PATIENT_FOLD, PRACTICES
 from pcfm.base.context import RunContext
+from pcfm.base.parallel import worker_count
 from pcfm.model import ModelSpecificationError, WorkloadModel
 from pcfm.model.alternatives import (
     SPECIFIED,
@@ -63,6 +64,8 @@ __all__ = [
 ]
 
 #: Columns of the decile calibration shown in the report (the published CSV has them all).
+#: From this many cells the stage's refits are spread over the cores (:func:`stage_workers`).
+PARALLEL_FROM_CELLS = 20_000
 CALIBRATION_DISPLAY_COLUMNS = [
     "need_decile",
     "person_years",
@@ -135,7 +138,18 @@ def sensitivity_display(comparison: pd.DataFrame, labels: list[str]) -> pd.DataF
     return shown.rename_axis(columns=None).reset_index()
 
 
-def _validation(ctx: RunContext, cells: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+def stage_workers(cells: pd.DataFrame) -> int:
+    """Processes for the stage's refits: every core at an ICB's scale, none below it.
+
+    On a few thousand cells the forty refits take a second in all, less than starting the
+    workers (`pcfm.base.parallel`); the results do not depend on the choice.
+    """
+    return worker_count() if len(cells) >= PARALLEL_FROM_CELLS else 1
+
+
+def _validation(
+    ctx: RunContext, cells: pd.DataFrame, notes: list[str], workers: int
+) -> pd.DataFrame:
     model_params = ctx.params.model
     n_practices = cells["practice_code"].nunique()
     n_folds = min(model_params.cv_folds, n_practices)
@@ -145,7 +159,9 @@ def _validation(ctx: RunContext, cells: pd.DataFrame, notes: list[str]) -> pd.Da
             f"but there are only {n_practices} practices."
         )
     try:
-        metrics, _ = compare_practice_predictions(cells, model_params, ctx.params.seed, n_folds)
+        metrics, _ = compare_practice_predictions(
+            cells, model_params, ctx.params.seed, n_folds, workers=workers
+        )
     except ModelSpecificationError as error:
         notes.append(f"Cross-validation not run: {error}")
         return pd.DataFrame(columns=VALIDATION_COLUMNS)
@@ -153,10 +169,10 @@ def _validation(ctx: RunContext, cells: pd.DataFrame, notes: list[str]) -> pd.Da
 
 
 def _held_out_validation(
-    ctx: RunContext, fold_cells: pd.DataFrame, notes: list[str]
+    ctx: RunContext, fold_cells: pd.DataFrame, notes: list[str], workers: int
 ) -> pd.DataFrame:
     try:
-        metrics, _, not_fitted = validate_held_out_patients(fold_cells, ctx.params.model)
+        metrics, _, not_fitted = validate_held_out_patients(fold_cells, ctx.params.model, workers)
     except ModelSpecificationError as error:
         notes.append(f"Validation on held-out patients not run: {error}")
         return pd.DataFrame(columns=HELD_OUT_COLUMNS)
@@ -173,7 +189,8 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
     cells = outputs.read_restricted(CELLS)
     practices = outputs.read_restricted(PRACTICES)
     fold_cells = outputs.read_restricted(CELLS_BY_PATIENT_FOLD)
-    models, not_fitted = fit_alternatives(cells, ctx.params.model)
+    workers = stage_workers(cells)
+    models, not_fitted = fit_alternatives(cells, ctx.params.model, workers)
     notes = [
         f"Sensitivity analysis '{label}' not fitted: {reason}"
         for label, reason in not_fitted.items()
@@ -199,8 +216,8 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
         practice_supply = outputs.publish_table(model.practice_effects, "model_practice_supply")
     deciles = calibration_by_decile(model, cells)
     by_practice = calibration_by_practice(model, cells)
-    held_out = _held_out_validation(ctx, fold_cells, notes)
-    metrics = _validation(ctx, cells, notes)
+    held_out = _held_out_validation(ctx, fold_cells, notes, workers)
+    metrics = _validation(ctx, cells, notes, workers)
     comparison = compare_coefficients(models)
     need_indices = compare_need_indices(need_tables, cells)
     truth = read_true_need_index(ctx.data_dir)
