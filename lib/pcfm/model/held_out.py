@@ -39,7 +39,7 @@ from pcfm.model.diagnostics import (
     specification_label,
 )
 from pcfm.model.errors import CellsError, ModelSpecificationError
-from pcfm.model.irls import fit_absorbed_glm
+from pcfm.model.irls import MAX_ITERATIONS, TOLERANCE
 from pcfm.model.terms import EXPOSURE, PRACTICE, WORKLOAD
 from pcfm.model.workload import fit_workload_model
 from pcfm.params.model import ModelParams
@@ -279,18 +279,26 @@ def _deviance(observed: np.ndarray, predicted: np.ndarray) -> float:
     )
 
 
-def _calibration_slope(observed: np.ndarray, predicted: np.ndarray, practice: np.ndarray) -> float:
-    """b of the Poisson regression log E[y] = a + b log(predicted): 1 if calibrated in spread."""
+def _calibration_slope(observed: np.ndarray, predicted: np.ndarray) -> float:
+    """b of the Poisson regression log E[y] = a + b log(predicted): 1 if calibrated in spread.
+
+    Newton's method on (a, b), which for this log link is IRLS, started from the calibrated
+    answer b = 1; only b is wanted, so no covariance is formed.
+    """
     positive = predicted > 0
-    clusters = pd.factorize(practice[positive])[0].astype(np.int64)
-    fit = fit_absorbed_glm(
-        observed[positive],
-        np.log(predicted[positive])[:, None],
-        np.zeros(int(positive.sum())),
-        np.zeros(int(positive.sum()), dtype=np.int64),
-        clusters,
-    )
-    return float(fit.coef[0])
+    y, log_predicted = observed[positive], np.log(predicted[positive])
+    a, b = float(np.log(y.sum() / predicted[positive].sum())), 1.0
+    for _ in range(MAX_ITERATIONS):
+        mu = np.exp(a + b * log_predicted)
+        residual = y - mu
+        mu_x = mu * log_predicted
+        information = np.array([[mu.sum(), mu_x.sum()], [mu_x.sum(), mu_x @ log_predicted]])
+        gradient = np.array([residual.sum(), residual @ log_predicted])
+        step_a, step_b = np.linalg.solve(information, gradient)
+        a, b = a + step_a, b + step_b
+        if max(abs(step_a), abs(step_b)) < TOLERANCE:
+            break
+    return float(b)
 
 
 def held_out_metrics(predictions: pd.DataFrame, n_groups: int = 10) -> dict[str, float]:
@@ -308,7 +316,6 @@ def held_out_metrics(predictions: pd.DataFrame, n_groups: int = 10) -> dict[str,
     exposure = predictions[EXPOSURE].to_numpy(dtype=float)
     observed = predictions[WORKLOAD].to_numpy(dtype=float)
     predicted = predictions["predicted"].to_numpy(dtype=float)
-    practice = predictions[PRACTICE].to_numpy()
     mean_rate = observed.sum() / exposure.sum()
     deviance = _deviance(observed, predicted)
     null_deviance = _deviance(observed, mean_rate * exposure)
@@ -328,7 +335,7 @@ def held_out_metrics(predictions: pd.DataFrame, n_groups: int = 10) -> dict[str,
         "poisson_deviance": deviance,
         "deviance_explained": 1.0 - deviance / null_deviance if null_deviance > 0 else np.nan,
         "r_squared": float(1.0 - residual / total) if total > 0 else float("nan"),
-        "calibration_slope": _calibration_slope(observed, predicted, practice),
+        "calibration_slope": _calibration_slope(observed, predicted),
         "calibration_mean_abs_error": float(np.average(error, weights=group_exposure[filled])),
         "calibration_max_abs_error": float(error.max()),
     }
