@@ -72,6 +72,8 @@ class Outputs:
         png = figure_png(figure, PNG_DPI)
         (self.folder.figures / f"{name}.png").write_bytes(png)
         remember_published_png(figure, png)
+        # drawing the PNG fixed the layout: the SVG is the same without laying it out again
+        figure.set_layout_engine("none")
         figure.savefig(self.folder.figures / f"{name}.svg", metadata={"Date": None})
 
     def restricted_path(self, artefact: Restricted) -> Path:
