@@ -9,6 +9,8 @@ from _model_sim import simulate
 
 from pcfm.allocation.bootstrap import (
     BootstrapError,
+    _Refit,
+    _replicates,
     bootstrap_need,
     practice_combination_exposure,
 )
@@ -285,3 +287,53 @@ def test_04_patient_weights_keep_every_practices_list():
     np.testing.assert_allclose(drawn.sort_index(), listed.sort_index())
     assert np.allclose(weights * patients, np.rint(weights * patients))  # whole patients
     assert (weights != 1).any()
+
+
+# --- replicates refitted in worker processes (issue 13) -----------------------------------
+
+
+class _OddDrawsRefit(_Refit):
+    """A stand-in refit whose refits fail for even draws: a known sequence of successes."""
+
+    name = "odd draws"
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.integers(0, 1000, 3)
+
+    def rates(self, draw: np.ndarray) -> np.ndarray:
+        if draw[0] % 2 == 0:
+            raise ValueError("even draw")
+        return draw.astype(float) / 7.0
+
+
+def test_04_replicates_in_workers_are_those_of_one_draw_and_refit_at_a_time():
+    refit = _OddDrawsRefit()
+    rng = np.random.default_rng(9)
+    expected, failed = [], 0
+    while len(expected) < 25:
+        draw = refit.draw(rng)
+        try:
+            expected.append(refit.rates(draw))
+        except ValueError:
+            failed += 1
+    for workers in (1, 2):
+        found = _replicates(refit, 25, seed=9, keep_draws=4, workers=workers)
+        assert found.n_failed == failed > 0
+        np.testing.assert_array_equal(np.vstack(found.rates), np.vstack(expected))
+        np.testing.assert_array_equal(np.vstack(found.draws), np.vstack(expected)[:4] * 7.0)
+
+
+def test_04_the_bootstrap_in_two_worker_processes_equals_one_process():
+    _, cells, practices = _icb(5, n_patients=8_000, n_practices=12)
+    patients = AllocationParams(
+        policy="top_up_to_average", bootstrap_resample="patients_within_practices"
+    )
+    for allocation in (TOP_UP, patients):
+        one = bootstrap_need(cells, practices, PRACTICE_EFFECTS, allocation, 12, seed=5)
+        two = bootstrap_need(cells, practices, PRACTICE_EFFECTS, allocation, 12, seed=5, workers=2)
+        pd.testing.assert_frame_equal(two.table, one.table, check_exact=True)
+        assert two.need_index.tobytes() == one.need_index.tobytes()
+        assert (two.n_checked, two.max_check_difference) == (
+            one.n_checked,
+            one.max_check_difference,
+        )

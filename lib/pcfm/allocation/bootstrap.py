@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,7 @@ from threadpoolctl import threadpool_limits
 
 from pcfm.allocation.exclusions import PracticeStatuses
 from pcfm.allocation.funding import FundingInputError, funding_arrays
+from pcfm.base.parallel import parallel_map
 from pcfm.model import (
     CellsError,
     FitFunction,
@@ -121,6 +123,7 @@ def bootstrap_need(
     seed: int,
     fit: FitFunction | None = None,
     statuses: PracticeStatuses | None = None,
+    workers: int = 1,
 ) -> BootstrapResult:
     """Resample practices, refit the model and recompute need and eligibility.
 
@@ -138,6 +141,8 @@ def bootstrap_need(
             (:func:`pcfm.allocation.exclusions.decide_statuses`), applied unchanged in every
             replicate; None counts every practice's funding as it is (stage 04 always
             passes its decision).
+        workers: Processes refitting at once (`pcfm.base.parallel`); the replicates are the
+            same. A caller's own ``fit`` is always called here (it may not be picklable).
 
     Returns:
         The per-practice intervals and probabilities, and the replicate arrays.
@@ -148,7 +153,15 @@ def bootstrap_need(
     # Many small fits: one BLAS thread each is faster than several competing for the cores.
     with threadpool_limits(limits=1, user_api="blas"):
         return _bootstrap(
-            cells, practices, model_params, allocation_params, n_replicates, seed, fit, statuses
+            cells,
+            practices,
+            model_params,
+            allocation_params,
+            n_replicates,
+            seed,
+            fit,
+            statuses,
+            workers if fit is None else 1,
         )
 
 
@@ -161,6 +174,7 @@ def _bootstrap(
     seed: int,
     fit: FitFunction | None = None,
     statuses: PracticeStatuses | None = None,
+    workers: int = 1,
 ) -> BootstrapResult:
     if n_replicates < 1:
         raise BootstrapError(f"n_replicates must be at least 1 (got {n_replicates})")
@@ -202,7 +216,9 @@ def _bootstrap(
             raise BootstrapError(f"the full-sample fit failed: {error}") from None
         refit = _NewtonRefit(NewtonRefitter.from_fit(resampler, start), resampler, resample)
     n_check = allocation_params.bootstrap_check_replicates
-    replicates = _replicates(refit, n_replicates, seed, n_check if refit is not full else 0)
+    replicates = _replicates(
+        refit, n_replicates, seed, n_check if refit is not full else 0, workers
+    )
     method = refit.name
     n_checked, max_difference = 0, None
     if refit is not full:
@@ -215,7 +231,7 @@ def _bootstrap(
                 max_difference,
                 tolerance,
             )
-            replicates = _replicates(full, n_replicates, seed)
+            replicates = _replicates(full, n_replicates, seed, workers=workers)
             method = f"{full.name} (Newton refits failed their check)"
         else:
             log.info(
@@ -331,27 +347,53 @@ def _replicates(
     n_replicates: int,
     seed: int,
     keep_draws: int = 0,
+    workers: int = 1,
 ) -> _Replicates:
+    """The first ``n_replicates`` draws whose refit succeeds, in the order drawn.
+
+    The draws come from one generator here, in order, and are refitted in batches of as many as
+    are still needed (spread over ``workers`` processes): the replicates are those of drawing
+    and refitting one at a time, whatever the number of workers.
+    """
     rng = np.random.default_rng(seed)
     rates: list[np.ndarray] = []
     draws: list[np.ndarray] = []
     failed = 0
     while len(rates) < n_replicates:
-        draw = refit.draw(rng)
-        try:
-            combo_rate = refit.rates(draw)
-        except ValueError:
-            failed += 1
-            if failed > n_replicates:
-                raise BootstrapError(
-                    f"{failed} bootstrap refits failed (of {len(rates) + failed}); the "
-                    "model has levels too sparse to refit on resampled data"
-                ) from None
-            continue
-        rates.append(combo_rate)
-        if len(draws) < keep_draws:
-            draws.append(draw)
+        batch = [refit.draw(rng) for _ in range(n_replicates - len(rates))]
+        chunks = np.array_split(np.arange(len(batch)), min(len(batch), 4 * workers))
+        outcomes = [
+            rate
+            for chunk in parallel_map(
+                partial(_chunk_rates, refit), [[batch[i] for i in c] for c in chunks], workers
+            )
+            for rate in chunk
+        ]
+        for draw, combo_rate in zip(batch, outcomes, strict=True):
+            if combo_rate is None:
+                failed += 1
+                continue
+            rates.append(combo_rate)
+            if len(draws) < keep_draws:
+                draws.append(draw)
+        if failed > n_replicates:
+            raise BootstrapError(
+                f"{failed} bootstrap refits failed (of {len(rates) + failed}); the "
+                "model has levels too sparse to refit on resampled data"
+            )
     return _Replicates(rates, draws, failed)
+
+
+def _chunk_rates(refit: _Refit, draws: list[np.ndarray]) -> list[np.ndarray | None]:
+    """Each draw's combination rates, or None where its refit fails."""
+    rates: list[np.ndarray | None] = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for draw in draws:
+            try:
+                rates.append(refit.rates(draw))
+            except ValueError:
+                rates.append(None)
+    return rates
 
 
 def _check_against_full_refits(

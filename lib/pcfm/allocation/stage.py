@@ -38,6 +38,7 @@ from pcfm.allocation.truth_recovery import (
 )
 from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
+from pcfm.base.parallel import workers_for
 from pcfm.model import read_need_by_specification
 from pcfm.model.truth_recovery import read_true_need_index
 
@@ -114,6 +115,7 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
             replicates,
             params.seed,
             statuses=statuses,
+            workers=workers_for(len(cells)),
         )
         if replicates
         else None

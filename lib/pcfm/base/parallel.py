@@ -27,7 +27,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-__all__ = ["PRELOAD", "WorkerProcessError", "parallel_map", "worker_count"]
+__all__ = [
+    "PARALLEL_FROM_CELLS",
+    "PRELOAD",
+    "WorkerProcessError",
+    "parallel_map",
+    "worker_count",
+    "workers_for",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,6 +44,9 @@ PRELOAD = ["pcfm.model.stage", "pcfm.allocation.bootstrap"]
 #: At most this many workers, whatever the machine (beyond it, copying the tasks' data costs
 #: more than the cores save at an ICB's scale).
 MAX_WORKERS = 8
+
+#: From this many cells a stage's refits are spread over the cores (:func:`workers_for`).
+PARALLEL_FROM_CELLS = 20_000
 
 _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
@@ -53,6 +63,15 @@ def worker_count() -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(MAX_WORKERS, cores))
+
+
+def workers_for(n_cells: int) -> int:
+    """Processes for a stage's refits on ``n_cells`` cells: every core at an ICB's scale.
+
+    On a few thousand cells the refits take about a second in all, less than starting the
+    workers, so they run here; the results do not depend on the choice.
+    """
+    return worker_count() if n_cells >= PARALLEL_FROM_CELLS else 1
 
 
 def _shared_pool(workers: int) -> ProcessPoolExecutor:

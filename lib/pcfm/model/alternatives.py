@@ -15,7 +15,13 @@ import pandas as pd
 from pcfm.base.parallel import parallel_map
 from pcfm.model.errors import ModelSpecificationError
 from pcfm.model.need_index import practice_need
-from pcfm.model.terms import EXPOSURE, PRACTICE, covariate_specs, uses_age_spline
+from pcfm.model.terms import (
+    EXPOSURE,
+    PRACTICE,
+    covariate_specs,
+    uses_age_spline,
+    with_levels_as_categories,
+)
 from pcfm.model.workload import WorkloadModel, fit_workload_model
 from pcfm.params.model import ModelParams
 
@@ -119,7 +125,8 @@ def fit_alternatives(
         alternatives not fitted, keyed by label, with the reason.
     """
     specs = alternative_specifications(model_params, set(cells.columns))
-    fits = parallel_map(partial(_fit_or_error, cells), list(specs.values()), workers)
+    shipped = with_levels_as_categories(cells)
+    fits = parallel_map(partial(_fit_or_error, shipped), list(specs.values()), workers)
     models: dict[str, WorkloadModel] = {}
     not_fitted: dict[str, str] = {}
     for label, fit in zip(specs, fits, strict=True):

@@ -21,7 +21,7 @@ from scipy.special import xlogy
 from pcfm.base.parallel import parallel_map
 from pcfm.model.carr_hill import carr_hill_2007_weight
 from pcfm.model.errors import ModelSpecificationError
-from pcfm.model.terms import EXPOSURE, PRACTICE, WORKLOAD
+from pcfm.model.terms import EXPOSURE, PRACTICE, WORKLOAD, with_levels_as_categories
 from pcfm.model.workload import WorkloadModel, fit_workload_model
 from pcfm.params.model import ModelParams
 
@@ -208,7 +208,8 @@ def _cross_validated_workload(
     fold_of_row = cells[PRACTICE].astype(str).map(folds).to_numpy()
     fold_numbers = [int(fold) for fold in sorted(folds.unique())]
     tasks = [(spec, fold) for spec in specs for fold in fold_numbers]
-    outcomes = parallel_map(partial(_practice_fold_workload, cells, fold_of_row), tasks, workers)
+    shipped = with_levels_as_categories(cells)
+    outcomes = parallel_map(partial(_practice_fold_workload, shipped, fold_of_row), tasks, workers)
     error = next((o for o in outcomes if isinstance(o, ModelSpecificationError)), None)
     if error is not None:
         raise error

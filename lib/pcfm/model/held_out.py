@@ -40,7 +40,7 @@ from pcfm.model.diagnostics import (
 )
 from pcfm.model.errors import CellsError, ModelSpecificationError
 from pcfm.model.irls import MAX_ITERATIONS, TOLERANCE
-from pcfm.model.terms import EXPOSURE, PRACTICE, WORKLOAD
+from pcfm.model.terms import EXPOSURE, PRACTICE, WORKLOAD, with_levels_as_categories
 from pcfm.model.workload import fit_workload_model
 from pcfm.params.model import ModelParams
 
@@ -110,11 +110,7 @@ def fold_splits(fold_cells: pd.DataFrame) -> list[FoldSplit]:
     """
     keys = [c for c in fold_cells.columns if c not in (*_SUMS, PATIENT_FOLD)]
     sums = [c for c in _SUMS if c in fold_cells.columns]
-    # every fit and prediction looks the covariates' levels up again: categoricals make that
-    # instant (the practice stays text: the fits compare and sort it as text)
-    fold_cells = fold_cells.astype(
-        {c: "category" for c in keys if c != PRACTICE and fold_cells[c].dtype.kind != "f"}
-    )
+    fold_cells = with_levels_as_categories(fold_cells)
     grouping = fold_cells.groupby(keys, sort=False, dropna=False, observed=True)
     cell_of_row = grouping.ngroup().to_numpy()
     n_cells = int(cell_of_row.max()) + 1
@@ -232,33 +228,38 @@ def held_out_predictions(
     methods = _methods(model_params)
     splits = fold_splits(fold_cells)
     tasks = [(label, method, split) for label, method in methods.items() for split in splits]
-    outcomes = parallel_map(_predict_fold_or_error, tasks, workers)
+    outcomes = parallel_map(_predicted_or_error, tasks, workers)
     frames, not_fitted = [], {}
     specified = next(iter(methods))
     for label in methods:
-        of_method = [o for (name, _, _), o in zip(tasks, outcomes, strict=True) if name == label]
-        error = next((o for o in of_method if isinstance(o, ModelSpecificationError)), None)
-        if error is None:
-            frames += of_method
+        of_method = [
+            (split, outcome)
+            for (name, _, split), outcome in zip(tasks, outcomes, strict=True)
+            if name == label
+        ]
+        errors = [o for _, o in of_method if isinstance(o, ModelSpecificationError)]
+        if not errors:
+            frames += [_predictions_frame(label, split, values) for split, values in of_method]
         elif label == specified:
-            raise error
+            raise errors[0]
         else:
-            not_fitted[label] = str(error)
+            not_fitted[label] = str(errors[0])
     return pd.concat(frames, ignore_index=True), not_fitted
 
 
-def _predict_fold_or_error(
+def _predicted_or_error(
     task: tuple[str, ModelParams | str, FoldSplit],
-) -> pd.DataFrame | ModelSpecificationError:
-    """One method on one fold, or the reason it cannot be fitted there."""
+) -> np.ndarray | ModelSpecificationError:
+    """One method's predictions of one held-out fold, or why it cannot be fitted there."""
+    label, method, split = task
     try:
-        return _predict_fold(*task)
+        train_rate, held_rate = _need_rate(method, split, label)
     except ModelSpecificationError as error:
         return error
+    return _with_practice_effect(split, train_rate, held_rate)
 
 
-def _predict_fold(label: str, method: ModelParams | str, split: FoldSplit) -> pd.DataFrame:
-    train_rate, held_rate = _need_rate(method, split, label)
+def _predictions_frame(label: str, split: FoldSplit, predicted: np.ndarray) -> pd.DataFrame:
     held = split.held
     return pd.DataFrame(
         {
@@ -268,7 +269,7 @@ def _predict_fold(label: str, method: ModelParams | str, split: FoldSplit) -> pd
             EXPOSURE: held[EXPOSURE].to_numpy(dtype=float),
             "patients": held["patients"].to_numpy(),
             WORKLOAD: held[WORKLOAD].to_numpy(dtype=float),
-            "predicted": _with_practice_effect(split, train_rate, held_rate),
+            "predicted": predicted,
         }
     )
 

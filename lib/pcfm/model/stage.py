@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from pcfm.base.artefacts import CELLS, CELLS_BY_PATIENT_FOLD, PRACTICES
 from pcfm.base.context import RunContext
-from pcfm.base.parallel import worker_count
+from pcfm.base.parallel import workers_for
 from pcfm.model import ModelSpecificationError, WorkloadModel
 from pcfm.model.alternatives import (
     SPECIFIED,
@@ -64,8 +64,6 @@ __all__ = [
 ]
 
 #: Columns of the decile calibration shown in the report (the published CSV has them all).
-#: From this many cells the stage's refits are spread over the cores (:func:`stage_workers`).
-PARALLEL_FROM_CELLS = 20_000
 CALIBRATION_DISPLAY_COLUMNS = [
     "need_decile",
     "person_years",
@@ -138,15 +136,6 @@ def sensitivity_display(comparison: pd.DataFrame, labels: list[str]) -> pd.DataF
     return shown.rename_axis(columns=None).reset_index()
 
 
-def stage_workers(cells: pd.DataFrame) -> int:
-    """Processes for the stage's refits: every core at an ICB's scale, none below it.
-
-    On a few thousand cells the forty refits take a second in all, less than starting the
-    workers (`pcfm.base.parallel`); the results do not depend on the choice.
-    """
-    return worker_count() if len(cells) >= PARALLEL_FROM_CELLS else 1
-
-
 def _validation(
     ctx: RunContext, cells: pd.DataFrame, notes: list[str], workers: int
 ) -> pd.DataFrame:
@@ -189,7 +178,7 @@ def run_model_stage(ctx: RunContext) -> ModelStageResult:
     cells = outputs.read_restricted(CELLS)
     practices = outputs.read_restricted(PRACTICES)
     fold_cells = outputs.read_restricted(CELLS_BY_PATIENT_FOLD)
-    workers = stage_workers(cells)
+    workers = workers_for(len(cells))
     models, not_fitted = fit_alternatives(cells, ctx.params.model, workers)
     notes = [
         f"Sensitivity analysis '{label}' not fitted: {reason}"

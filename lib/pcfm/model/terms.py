@@ -168,6 +168,23 @@ def _level_of(value: object, spec: CovariateSpec, ltc_cap: int) -> str | None:
     return text if text in spec.levels else None
 
 
+#: Columns of the cells that are not covariate levels (practice, outcome, counts, age, fold).
+_NOT_LEVELS = frozenset({PRACTICE, WORKLOAD, EXPOSURE, AGE, "patients", "patient_fold"})
+
+
+def with_levels_as_categories(cells: pd.DataFrame) -> pd.DataFrame:
+    """The cells with every covariate column as a categorical; the practice stays text.
+
+    Every fit looks the levels up again (:func:`level_codes`): on categoricals that is
+    instant, and the table is a fifth of the size to send to a worker process
+    (`pcfm.base.parallel`). The fits are the same.
+    """
+    levels = [column for column in cells.columns if column not in _NOT_LEVELS]
+    return cells.astype(
+        {c: "category" for c in levels if not isinstance(cells[c].dtype, pd.CategoricalDtype)}
+    )
+
+
 def _with_age_sex_columns(cells: pd.DataFrame, needed: set[str]) -> pd.DataFrame:
     """Derive age_sex from age_band and sex, or the reverse, when the model needs it."""
     columns = set(cells.columns)
