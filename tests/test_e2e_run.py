@@ -109,12 +109,16 @@ def test_no_patient_identifier_in_published_files(tiny_run: Path) -> None:
 
 
 def test_rerun_is_byte_identical_and_a_failed_run_keeps_the_previous(
-    tiny_run: Path, tmp_path: Path
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = _publishable_hashes(tiny_run)
     params = _write_params(tmp_path)
+    # The tiny run refits in one process; this rerun refits stages 02 and 04 in two worker
+    # processes started from the shared kernel (`pcfm.base.parallel`): the same bytes.
+    monkeypatch.setenv("PCFM_WORKERS", "2")
     run_pipeline(params, build_root=tiny_run.parent)
     assert _publishable_hashes(tiny_run) == before
+    monkeypatch.delenv("PCFM_WORKERS")
 
     empty = tmp_path / "empty"
     empty.mkdir()

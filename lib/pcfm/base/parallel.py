@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +31,7 @@ from typing import TypeVar
 __all__ = [
     "PARALLEL_FROM_CELLS",
     "PRELOAD",
+    "WORKERS_VARIABLE",
     "WorkerProcessError",
     "parallel_map",
     "worker_count",
@@ -45,6 +47,8 @@ PRELOAD = ["pcfm.model.stage", "pcfm.allocation.bootstrap"]
 #: more than the cores save at an ICB's scale).
 MAX_WORKERS = 8
 
+#: The environment variable that sets the number of workers (:func:`workers_for`).
+WORKERS_VARIABLE = "PCFM_WORKERS"
 #: From this many cells a stage's refits are spread over the cores (:func:`workers_for`).
 PARALLEL_FROM_CELLS = 20_000
 
@@ -69,8 +73,14 @@ def workers_for(n_cells: int) -> int:
     """Processes for a stage's refits on ``n_cells`` cells: every core at an ICB's scale.
 
     On a few thousand cells the refits take about a second in all, less than starting the
-    workers, so they run here; the results do not depend on the choice.
+    workers, so they run here; the results do not depend on the choice. The environment
+    variable ``PCFM_WORKERS`` (a whole number, 1 = no worker processes) overrides both.
     """
+    forced = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if forced:
+        if not forced.isdigit() or int(forced) < 1:
+            raise ValueError(f"{WORKERS_VARIABLE} must be a whole number from 1; it is {forced!r}")
+        return min(int(forced), MAX_WORKERS)
     return worker_count() if n_cells >= PARALLEL_FROM_CELLS else 1
 
 
@@ -88,6 +98,15 @@ def _shared_pool(workers: int) -> ProcessPoolExecutor:
         _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         _pool_workers = workers
     return _pool
+
+
+def _give_main_a_spec() -> None:
+    """Starting a worker reads ``__main__.__spec__``; a Jupyter kernel's ``__main__`` is the
+    user namespace, which loses it when the namespace is reset (`pcfm.report.fresh_state`).
+    ``None`` is what an interactive interpreter has."""
+    main = sys.modules.get("__main__")
+    if main is not None and not hasattr(main, "__spec__"):
+        main.__spec__ = None
 
 
 def parallel_map(
@@ -112,6 +131,7 @@ def parallel_map(
     if workers <= 1:
         return [function(item) for item in items]
     global _pool
+    _give_main_a_spec()
     try:
         return list(_shared_pool(workers).map(function, items))
     except BrokenProcessPool as error:
