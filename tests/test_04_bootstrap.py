@@ -337,3 +337,22 @@ def test_04_the_bootstrap_in_two_worker_processes_equals_one_process():
             one.n_checked,
             one.max_check_difference,
         )
+
+
+def test_04_the_bootstrap_reports_its_progress_up_to_every_replicate():
+    _, cells, practices = _icb(5, n_patients=8_000, n_practices=12)
+    seen: list[tuple[int, int]] = []
+    for workers in (1, 2):
+        seen.clear()
+        bootstrap_need(
+            cells,
+            practices,
+            PRACTICE_EFFECTS,
+            TOP_UP,
+            20,
+            seed=5,
+            workers=workers,
+            on_progress=lambda done, total: seen.append((done, total)),
+        )
+        assert seen[-1] == (20, 20) and len(seen) >= 4
+        assert [done for done, _ in seen] == sorted(done for done, _ in seen)

@@ -42,6 +42,7 @@ combinations matrix of person-years, through the one need-index kernel
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -124,6 +125,7 @@ def bootstrap_need(
     fit: FitFunction | None = None,
     statuses: PracticeStatuses | None = None,
     workers: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BootstrapResult:
     """Resample practices, refit the model and recompute need and eligibility.
 
@@ -143,6 +145,7 @@ def bootstrap_need(
             passes its decision).
         workers: Processes refitting at once (`pcfm.base.parallel`); the replicates are the
             same. A caller's own ``fit`` is always called here (it may not be picklable).
+        on_progress: Called with (replicates refitted, replicates wanted) as they proceed.
 
     Returns:
         The per-practice intervals and probabilities, and the replicate arrays.
@@ -162,6 +165,7 @@ def bootstrap_need(
             fit,
             statuses,
             workers if fit is None else 1,
+            on_progress,
         )
 
 
@@ -175,6 +179,7 @@ def _bootstrap(
     fit: FitFunction | None = None,
     statuses: PracticeStatuses | None = None,
     workers: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BootstrapResult:
     if n_replicates < 1:
         raise BootstrapError(f"n_replicates must be at least 1 (got {n_replicates})")
@@ -217,7 +222,7 @@ def _bootstrap(
         refit = _NewtonRefit(NewtonRefitter.from_fit(resampler, start), resampler, resample)
     n_check = allocation_params.bootstrap_check_replicates
     replicates = _replicates(
-        refit, n_replicates, seed, n_check if refit is not full else 0, workers
+        refit, n_replicates, seed, n_check if refit is not full else 0, workers, on_progress
     )
     method = refit.name
     n_checked, max_difference = 0, None
@@ -231,7 +236,9 @@ def _bootstrap(
                 max_difference,
                 tolerance,
             )
-            replicates = _replicates(full, n_replicates, seed, workers=workers)
+            replicates = _replicates(
+                full, n_replicates, seed, workers=workers, on_progress=on_progress
+            )
             method = f"{full.name} (Newton refits failed their check)"
         else:
             log.info(
@@ -342,12 +349,17 @@ class _Replicates:
     n_failed: int
 
 
+#: Batches of replicates per worker: small enough for a progress bar and to even the load.
+CHUNKS_PER_WORKER = 8
+
+
 def _replicates(
     refit: _Refit,
     n_replicates: int,
     seed: int,
     keep_draws: int = 0,
     workers: int = 1,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> _Replicates:
     """The first ``n_replicates`` draws whose refit succeeds, in the order drawn.
 
@@ -361,11 +373,21 @@ def _replicates(
     failed = 0
     while len(rates) < n_replicates:
         batch = [refit.draw(rng) for _ in range(n_replicates - len(rates))]
-        chunks = np.array_split(np.arange(len(batch)), min(len(batch), 4 * workers))
+        chunks = np.array_split(np.arange(len(batch)), min(len(batch), CHUNKS_PER_WORKER * workers))
+        done_before = len(rates)
+
+        def report(n_chunks: int, chunks: list[np.ndarray] = chunks, base: int = done_before):
+            if on_progress is not None:
+                refitted = sum(len(chunk) for chunk in chunks[:n_chunks])
+                on_progress(min(base + refitted, n_replicates), n_replicates)
+
         outcomes = [
             rate
             for chunk in parallel_map(
-                partial(_chunk_rates, refit), [[batch[i] for i in c] for c in chunks], workers
+                partial(_chunk_rates, refit),
+                [[batch[i] for i in c] for c in chunks],
+                workers,
+                on_done=report,
             )
             for rate in chunk
         ]

@@ -39,6 +39,7 @@ from pcfm.allocation.truth_recovery import (
 from pcfm.base.artefacts import CELLS, PRACTICE_NEED, PRACTICES
 from pcfm.base.context import RunContext
 from pcfm.base.parallel import workers_for
+from pcfm.base.progress_file import counted_step
 from pcfm.model import read_need_by_specification
 from pcfm.model.truth_recovery import read_true_need_index
 
@@ -106,20 +107,20 @@ def run_allocation_stage(ctx: RunContext) -> AllocationStageResult:
     result = allocate(comparison, params.allocation, previous)
 
     replicates = params.allocation.bootstrap_replicates
-    bootstrap = (
-        bootstrap_need(
-            cells,
-            practices,
-            params.model,
-            params.allocation,
-            replicates,
-            params.seed,
-            statuses=statuses,
-            workers=workers_for(len(cells)),
-        )
-        if replicates
-        else None
-    )
+    bootstrap = None
+    if replicates:
+        with counted_step(ctx.folder.root, "bootstrap replicates") as on_progress:
+            bootstrap = bootstrap_need(
+                cells,
+                practices,
+                params.model,
+                params.allocation,
+                replicates,
+                params.seed,
+                statuses=statuses,
+                workers=workers_for(len(cells)),
+                on_progress=on_progress,
+            )
     changes = None
     credible_eligible = None
     tables = read_need_by_specification(outputs)

@@ -110,7 +110,10 @@ def _give_main_a_spec() -> None:
 
 
 def parallel_map(
-    function: Callable[[T], R], items: Iterable[T], workers: int | None = None
+    function: Callable[[T], R],
+    items: Iterable[T],
+    workers: int | None = None,
+    on_done: Callable[[int], None] | None = None,
 ) -> list[R]:
     """``[function(item) for item in items]``, spread over ``workers`` processes.
 
@@ -122,18 +125,29 @@ def parallel_map(
         function: The task.
         items: Its arguments, one per task.
         workers: Processes at once; :func:`worker_count` by default.
+        on_done: Called with the number of tasks finished so far, as each one finishes (in
+            the order of the tasks).
 
     Raises:
         WorkerProcessError: a worker died before finishing (the pool is restarted next time).
     """
     items = list(items)
     workers = min(workers or worker_count(), len(items))
+    report = on_done or (lambda done: None)
     if workers <= 1:
-        return [function(item) for item in items]
+        results = []
+        for item in items:
+            results.append(function(item))
+            report(len(results))
+        return results
     global _pool
     _give_main_a_spec()
     try:
-        return list(_shared_pool(workers).map(function, items))
+        results = []
+        for result in _shared_pool(workers).map(function, items):
+            results.append(result)
+            report(len(results))
+        return results
     except BrokenProcessPool as error:
         _pool = None
         raise WorkerProcessError(
