@@ -186,3 +186,17 @@ def test_the_reference_period_is_one_year_matching_days_in_year() -> None:
                 "data": {"reference_period": {"start": "2024-04-02", "end": "2025-04-01"}},
             }
         )
+
+
+def test_the_parameter_reference_publishes_no_absolute_path(tmp_path: Path) -> None:
+    folder = tmp_path / "someone" / "data" / "llr-public"
+    params = params_from_dict(
+        {"run_name": "x", "data": {"source": "folder", "folder": str(folder)}}
+    )
+    table = parameter_reference(params).set_index("parameter")
+    assert table.loc["data.folder", "value"] == ".../llr-public"
+    assert not table["value"].astype(str).str.contains(str(tmp_path), regex=False).any()
+    relative = params_from_dict({"run_name": "x", "data": {"source": "folder", "folder": "../d"}})
+    assert parameter_reference(relative).set_index("parameter").loc["data.folder", "value"] == (
+        "../d"
+    )

@@ -165,3 +165,24 @@ def test_a_stage_notebook_that_never_finishes_ends_the_run_with_its_name(
     assert (build / "tiny" / "manifest.json").read_bytes() == previous
     log = (build / ".tiny.failed" / "run.log").read_text(encoding="utf-8")
     assert "run failed in stage 01_data: notebook 01_data.ipynb did not finish" in log
+
+
+def test_verbose_lines_name_no_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    home_file = Path.home() / "secret" / "patients.csv"
+
+    def statements_that_log_paths(folder, project_root, params, on_progress=None):
+        logging.getLogger("pcfm.pipeline.run").debug("reading %s", home_file)
+        logging.getLogger("pcfm.pipeline.run").debug("writing %s", folder.root / "x.csv")
+        return []
+
+    skip_the_heavy_stages(monkeypatch, statements_that_log_paths)
+    params = write_tiny_params(tmp_path)
+    assert main(["run", "-v", str(params), "--build-root", str(tmp_path / "build")]) == 0
+    err = capsys.readouterr().err
+    assert "pcfm: reading ~/secret/patients.csv" in err
+    assert "pcfm: writing <build>/.tiny." in err
+    assert str(Path.home()) not in err and str(tmp_path) not in err
