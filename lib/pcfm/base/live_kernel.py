@@ -127,14 +127,15 @@ class LiveKernel:
     def _call(
         self,
         call: Callable[[], T],
-        limit_s: float,
+        limit_s: float | None,
         what: str,
         setting: str,
         setting_s: float | None = None,
     ) -> T:
         """``call()`` on the kernel's thread; the kernel is killed if it takes over ``limit_s``.
 
-        ``setting_s`` is the parameter's value, if ``limit_s`` is a multiple of it.
+        ``limit_s`` None waits as long as it takes; ``setting_s`` is the parameter's value, if
+        ``limit_s`` is a multiple of it.
         """
         if self._killed:
             raise RuntimeError(f"{what}: its kernel was stopped")
@@ -147,12 +148,12 @@ class LiveKernel:
             raise
         if not done:
             self.kill()
-            raise KernelTimeout(what, setting_s or limit_s, setting)
+            raise KernelTimeout(what, setting_s or limit_s or 0, setting)
         try:
             return future.result()
         except TimeoutError:  # the client's own limit, met first: the same failure
             self.kill()
-            raise KernelTimeout(what, setting_s or limit_s, setting) from None
+            raise KernelTimeout(what, setting_s or limit_s or 0, setting) from None
 
     # What callers use --------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class LiveKernel:
         source: Path,
         output: Path,
         parameters: dict[str, Any],
-        limit_s: float,
+        limit_s: float | None,
         what: str,
         setting: str,
         **papermill_options: Any,
@@ -187,7 +188,8 @@ class LiveKernel:
 
         Raises:
             KernelTimeout: the kernel did not reset within ``timeouts.kernel_start_s`` or the
-                notebook did not finish within ``limit_s`` (the parameter ``setting``).
+                notebook did not finish within ``limit_s`` (the parameter ``setting``; None
+                for no limit).
             papermill.PapermillExecutionError: a cell raised.
         """
         self.run_silently(RESTORE_STATE, f"{what}: resetting its kernel")

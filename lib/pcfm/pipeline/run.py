@@ -209,7 +209,7 @@ def execute_notebook(
                 source,
                 output,
                 parameters,
-                limit_s=limit_s if limit_s is not None else float("inf"),
+                limit_s=limit_s,
                 what=f"notebook {name}",
                 setting="timeouts.notebook_s",
             )
