@@ -261,4 +261,4 @@ def test_the_headline_counts_the_patients_of_the_funded_practices(tiny_run: Path
     value = headline.set_index("measure")["value"]
     funded = allocation.loc[allocation["allocation_gbp"] > 0, "registered_list"].sum()
     assert float(value["registered_patients_funded"]) == funded
-    assert float(value["registered_patients"]) == allocation["registered_list"].sum() > funded
+    assert float(value["registered_patients"]) == allocation["registered_list"].sum()
