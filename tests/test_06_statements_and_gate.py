@@ -321,3 +321,31 @@ def test_a_statement_that_never_finishes_is_stopped_naming_its_practice(
     assert time.monotonic() - began < 30
     assert (run_dir / "notebooks" / "statements" / "P1.ipynb").exists()
     assert not (run_dir / "notebooks" / "statements" / "P3.ipynb").exists()
+
+
+def test_a_statement_kernel_that_never_answers_stops_the_statements_by_name(
+    run_dir: Path, tmp_path: Path, project_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import time
+
+    from pcfm.params.timeouts import TimeoutParams
+
+    script = tmp_path / "silent_kernel.py"
+    script.write_text("import time\ntime.sleep(600)\n")  # never binds, never answers
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, str(script), "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "silent"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
+    began = time.monotonic()
+    with pytest.raises(StatementError) as caught:
+        execute_statements(
+            run_dir, notebook, ["P1", "P2"], workers=2, timeouts=TimeoutParams(kernel_start_s=2)
+        )
+    assert str(caught.value) == (
+        "practice statements: the kernel starting did not finish within 2 s "
+        "(timeouts.kernel_start_s); its kernel was stopped"
+    )
+    assert time.monotonic() - began < 30
