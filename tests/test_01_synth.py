@@ -23,6 +23,7 @@ from pcfm.inputs.synthetic import (
     write_synthetic_icb,
 )
 from pcfm.inputs.synthetic import llr_shape as shape
+from pcfm.params.data import DataParams
 
 pytestmark = pytest.mark.unit
 
@@ -164,6 +165,14 @@ def test_appointments_fall_within_each_patients_registration(small_icb):
     day = (activity["appointment_date"] - pd.Timestamp("2024-04-01")).dt.days
     assert day.min() >= 0 and day.max() <= 364
     assert (day >= 365 - activity["days_registered"]).all()
+
+
+def test_appointments_fall_inside_the_default_reference_period(small_icb):
+    """The synthetic ICB's year is the parameters' default, so its dates pass validation."""
+    period = DataParams().reference_period
+    dates = small_icb.activity["appointment_date"].dt.date
+    assert dates.min() >= period.start and dates.max() <= period.end
+    assert period.days == DataParams().days_in_year == 365
 
 
 # --- Shape ---------------------------------------------------------------------------------

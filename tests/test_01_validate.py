@@ -296,9 +296,104 @@ def test_exposure_allows_366_days_in_a_leap_year(tmp_path):
     tables = make_tables()
     _set(tables["patients"], "days_registered", [0], [366])
     folder = write_tables(tables, tmp_path)
-    validate_folder(folder, DataParams(days_in_year=366))
+    leap_year = {"start": "2023-04-01", "end": "2024-03-31"}  # 29 February 2024 inside
+    tables["activity"]["appointment_date"] = "2023-06-01"
+    write_tables(tables, folder)
+    data = {"source": "folder", "folder": folder}
+    validate_folder(folder, DataParams(**data, reference_period=leap_year, days_in_year=366))
     with pytest.raises(DataValidationError, match="1 row with exposure outside"):
-        validate_folder(folder, DataParams(days_in_year=365))
+        validate_folder(
+            folder,
+            DataParams(**data, reference_period={"start": "2023-04-02", "end": "2024-03-31"}),
+        )
+
+
+# Strict types and plausible magnitudes ----------------------------------------------------
+
+
+def test_a_boolean_age_in_parquet_is_not_read_as_0_and_1(tmp_path):
+    def boolean_age(tables):
+        tables["patients"]["age"] = tables["patients"]["age"] > 50
+
+    message = _broken(tmp_path, boolean_age, fmt="parquet")
+    assert "patients.parquet: column age: 40 rows stored as BOOLEAN, not as whole numbers" in (
+        message
+    )
+
+
+def test_a_boolean_count_in_parquet_is_rejected(tmp_path):
+    def boolean_contacts(tables):
+        tables["activity"]["contacts"] = tables["activity"]["contacts"] > 1
+
+    message = _broken(tmp_path, boolean_contacts, fmt="parquet", activity="counts")
+    assert "activity.parquet: column contacts:" in message
+    assert "stored as BOOLEAN, not as whole numbers" in message
+
+
+def test_dates_stored_as_numbers_in_parquet_are_rejected(tmp_path):
+    def day_numbers(tables):
+        tables["activity"]["appointment_date"] = 19_900
+
+    message = _broken(tmp_path, day_numbers, fmt="parquet")
+    assert "activity.parquet: column appointment_date:" in message
+    assert "stored as BIGINT, not as dates" in message
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_implausible_funding_is_rejected_before_it_becomes_a_nan(tmp_path, fmt):
+    message = _broken(
+        tmp_path, lambda t: _set(t["practices"], "current_funding_gbp", [1], [1e308]), fmt=fmt
+    )
+    assert (
+        f"practices.{fmt}: column current_funding_gbp: 1 row out of range 0–500,000,000 "
+        "(first: 1e+308)"
+    ) in message
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_list_size_beyond_any_practice_is_rejected(tmp_path, fmt):
+    message = _broken(
+        tmp_path, lambda t: _set(t["practices"], "registered_list", [0], [1e20]), fmt=fmt
+    )
+    assert f"practices.{fmt}: column registered_list: 1 row out of range 1–500,000" in message
+
+
+def test_contacts_and_imd_scores_have_bounds(tmp_path):
+    def implausible(tables):
+        _set(tables["areas"], "imd_score", [0], [1e9])
+
+    message = _broken(tmp_path, implausible)
+    assert "areas.csv: column imd_score: 1 row out of range 0–100 (first: 1000000000.0)" in (
+        message
+    )
+
+
+# The reference period ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_appointments_outside_the_reference_period_are_rejected(tmp_path, fmt):
+    def out_of_period(tables):
+        dates = pd.to_datetime(tables["activity"]["appointment_date"])
+        dates.iloc[[2, 5]] = [pd.Timestamp("1900-01-01"), pd.Timestamp("2099-12-31")]
+        tables["activity"]["appointment_date"] = (
+            dates if fmt == "parquet" else dates.dt.strftime("%Y-%m-%d")
+        )
+
+    message = _broken(tmp_path, out_of_period, fmt=fmt)
+    assert (
+        f"activity.{fmt}: column appointment_date: 2 rows outside the reference period "
+        "2024-04-01 to 2025-03-31 (data.reference_period; cut the extract to the period)"
+    ) in message
+    assert "1900-01-01" in message and "2099-12-31" in message
+
+
+def test_the_reference_period_is_a_parameter(tmp_path):
+    folder = write_tables(make_tables(), tmp_path)
+    validate_folder(folder, DataParams(source="folder", folder=folder))
+    later = {"start": "2025-04-01", "end": "2026-03-31"}
+    with pytest.raises(DataValidationError, match="outside the reference period 2025-04-01"):
+        validate_folder(folder, DataParams(source="folder", folder=folder, reference_period=later))
 
 
 def test_sex_code_not_allowed(tmp_path):
@@ -343,7 +438,7 @@ def test_negative_counts(tmp_path):
     message = _broken(
         tmp_path, lambda t: _set(t["activity"], "contacts", [0, 1], [-1, -3]), activity="counts"
     )
-    assert "activity.csv: column contacts: 2 rows negative (first: -1, -3)" in message
+    assert "activity.csv: column contacts: 2 rows out of range 0–5,000 (first: -1, -3)" in message
 
 
 def test_non_integer_counts(tmp_path):
@@ -360,7 +455,9 @@ def test_missing_funding(tmp_path):
 
 def test_negative_funding(tmp_path):
     message = _broken(tmp_path, lambda t: _set(t["practices"], "current_funding_gbp", [2], [-5.0]))
-    assert "practices.csv: column current_funding_gbp: 1 row negative (first: -5.0)" in message
+    assert (
+        "practices.csv: column current_funding_gbp: 1 row out of range 0–500,000,000 (first: -5.0)"
+    ) in message
 
 
 def test_area_quintile_inconsistent_with_decile(tmp_path):

@@ -128,6 +128,20 @@ def test_headline_numbers_by_hand(folder: RunFolder) -> None:
     assert headline.n_sensitivity_alternatives is None
 
 
+def test_the_headline_counts_the_funded_practices_patients_not_the_icb_s(
+    folder: RunFolder,
+) -> None:
+    """Issue 14, item 11: "11 of 24 practices (covering 20,000 patients)" was the whole ICB."""
+    from pcfm.report.headline import headline_markdown
+
+    text = headline_markdown(read_headline(folder), "top_up_to_average", "ICB", "2025-26")
+    # the two funded practices (A and B) have 1,000 each of the five practices' 5,000
+    assert (
+        "**2 of 5 practices** receive an allocation (they have 2,000 of the ICB's 5,000 "
+        "registered patients)"
+    ) in text
+
+
 def test_the_headline_table_and_the_json_agree_and_read_back(folder: RunFolder) -> None:
     headline = read_headline(folder)
     summary = json.loads((folder.publishable / "allocation_summary.json").read_text())

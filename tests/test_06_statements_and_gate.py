@@ -15,7 +15,6 @@ from _quick_run import skip_the_heavy_stages
 from pcfm.base.disclosure.check import Finding
 from pcfm.pipeline import run as run_module
 from pcfm.pipeline.run import PipelineError, run_pipeline
-from pcfm.report import statements as statements_module
 from pcfm.report.statement import StatementError
 from pcfm.report.statements import (
     execute_in_fresh_kernel,
@@ -172,14 +171,16 @@ def test_a_kernel_that_dies_starting_is_replaced(
 ) -> None:
     started = []
 
-    class DiesOnce(statements_module.RunKernelManager):
+    from pcfm.base import live_kernel
+
+    class DiesOnce(live_kernel.RunKernelManager):
         async def start_kernel(self, **kwargs):
             await super().start_kernel(**kwargs)
             started.append(self)
             if len(started) == 1:
                 await self.provisioner.kill()
 
-    monkeypatch.setattr(statements_module, "RunKernelManager", DiesOnce)
+    monkeypatch.setattr(live_kernel, "RunKernelManager", DiesOnce)
     notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
     executed = execute_statements(run_dir, notebook, ["P1", "P2"], workers=1)
     assert len(started) == 2
@@ -239,7 +240,7 @@ def test_statements_can_be_switched_off_and_their_kernels_set(
     assert calls == []
     three = params_from_dict({"run_name": "t", "report": {"statement_kernels": 3}})
     run_module.execute_practice_statements(folder, tmp_path, three)
-    assert calls == [{"workers": 3, "on_progress": None}]
+    assert calls == [{"workers": 3, "on_progress": None, "timeouts": three.timeouts}]
 
 
 def test_the_uncertain_band_must_be_ordered() -> None:
@@ -260,7 +261,7 @@ def test_the_band_moved_to_the_allocation_and_an_old_file_is_told_where() -> Non
 def test_a_kernel_that_dies_starting_is_retried_but_other_errors_are_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pcfm.report import statements
+    from pcfm.base import live_kernel as statements
 
     monkeypatch.setattr(statements.time, "sleep", lambda seconds: None)
     calls = []
@@ -290,3 +291,61 @@ def test_a_kernel_that_dies_starting_is_retried_but_other_errors_are_not(
     with pytest.raises(RuntimeError, match="Kernel died"):
         statements.execute_with_retries(dead)
     assert len(calls) == statements.KERNEL_START_ATTEMPTS
+
+
+def test_a_statement_that_never_finishes_is_stopped_naming_its_practice(
+    run_dir: Path, tmp_path: Path, project_files: Path
+) -> None:
+    import time
+
+    from pcfm.params.timeouts import TimeoutParams
+
+    slow = nbformat.read(project_files / "notebooks" / "06_practice_statement.ipynb", 4)
+    waits = "import time\nif practice_code == 'P2':\n    time.sleep(120)"
+    slow.cells = [slow.cells[1], nbformat.v4.new_code_cell(waits)]  # parameters first
+    notebook = tmp_path / "slow.ipynb"
+    nbformat.write(slow, notebook)
+    began = time.monotonic()
+    with pytest.raises(StatementError) as caught:
+        execute_statements(
+            run_dir,
+            notebook,
+            ["P1", "P2", "P3"],
+            workers=1,
+            timeouts=TimeoutParams(statement_s=2),
+        )
+    assert str(caught.value) == (
+        "practice statement for P2: the statement did not finish within 2 s "
+        "(timeouts.statement_s); its kernel was stopped"
+    )
+    assert time.monotonic() - began < 30
+    assert (run_dir / "notebooks" / "statements" / "P1.ipynb").exists()
+    assert not (run_dir / "notebooks" / "statements" / "P3.ipynb").exists()
+
+
+def test_a_statement_kernel_that_never_answers_stops_the_statements_by_name(
+    run_dir: Path, tmp_path: Path, project_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import time
+
+    from pcfm.params.timeouts import TimeoutParams
+
+    script = tmp_path / "silent_kernel.py"
+    script.write_text("import time\ntime.sleep(600)\n")  # never binds, never answers
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, str(script), "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "silent"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    notebook = project_files / "notebooks" / "06_practice_statement.ipynb"
+    began = time.monotonic()
+    with pytest.raises(StatementError) as caught:
+        execute_statements(
+            run_dir, notebook, ["P1", "P2"], workers=2, timeouts=TimeoutParams(kernel_start_s=2)
+        )
+    assert str(caught.value) == (
+        "practice statements: the kernel starting did not finish within 2 s "
+        "(timeouts.kernel_start_s); its kernel was stopped"
+    )
+    assert time.monotonic() - began < 30

@@ -75,6 +75,8 @@ def test_setup_writes_a_ready_parameter_file(set_up: Path) -> None:
     public = document["data"]["public"]
     assert public["icb_code"] == ICB and public["payments_year"] == "2022-23"
     assert "Reimbursement of Drugs" in public["funding"]["pass_through"]
+    # the synthetic patients' year, which validation holds the appointments to
+    assert document["data"]["reference_period"] == {"start": "2024-04-01", "end": "2025-03-31"}
     assert document["report"]["icb_name"].startswith("NHS Shropshire, Telford and Wrekin")
     assert (set_up.parent.parent / "data" / "qoc" / "provenance" / "adjustments.csv").exists()
 

@@ -256,3 +256,13 @@ def test_ctrl_c_stops_a_run_with_a_message_not_a_traceback(tmp_path: Path) -> No
     assert "pcfm: interrupted" in stderr
     assert "Traceback" not in stderr
     assert (build / ".tiny.failed").is_dir() and not (build / "tiny").exists()
+
+
+def test_the_headline_counts_the_patients_of_the_funded_practices(tiny_run: Path) -> None:
+    """Issue 14, item 11: the patients of the practices with an allocation, not the ICB's."""
+    allocation = pd.read_csv(tiny_run / "publishable" / "allocation.csv")
+    headline = pd.read_csv(tiny_run / "publishable" / "allocation_headline.csv")
+    value = headline.set_index("measure")["value"]
+    funded = allocation.loc[allocation["allocation_gbp"] > 0, "registered_list"].sum()
+    assert float(value["registered_patients_funded"]) == funded
+    assert float(value["registered_patients"]) == allocation["registered_list"].sum()

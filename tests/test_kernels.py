@@ -119,7 +119,7 @@ def test_a_retried_kernel_start_leaves_its_traceback_in_the_log_not_on_the_termi
 ) -> None:
     import sys
 
-    from pcfm.report.statements import execute_with_retries
+    from pcfm.base.live_kernel import execute_with_retries
 
     script = tmp_path / "flaky_kernel.py"
     script.write_text(FLAKY_KERNEL)

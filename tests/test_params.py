@@ -155,3 +155,48 @@ def test_the_nhs_disclosure_rule_is_a_floor(tmp_path: Path, section: str, messag
         ).disclosure.rounding_base
         == 10
     )
+
+
+def test_the_reference_period_is_one_year_matching_days_in_year() -> None:
+    folder = {"source": "folder", "folder": "data"}
+    leap = params_from_dict(
+        {
+            "run_name": "x",
+            "data": {
+                **folder,
+                "reference_period": {"start": "2023-04-01", "end": "2024-03-31"},
+                "days_in_year": 366,
+            },
+        }
+    )
+    assert leap.data.reference_period.days == 366
+    cases = {
+        "is before start": {"start": "2025-04-01", "end": "2024-03-31"},
+        "has 31 days": {"start": "2024-04-01", "end": "2024-05-01"},
+    }
+    for message, period in cases.items():
+        with pytest.raises(ParameterError, match=message):
+            params_from_dict({"run_name": "x", "data": {**folder, "reference_period": period}})
+    with pytest.raises(ParameterError, match=r"data.days_in_year \(366\) is not the length"):
+        params_from_dict({"run_name": "x", "data": {**folder, "days_in_year": 366}})
+    with pytest.raises(ParameterError, match="the built-in synthetic ICB describes"):
+        params_from_dict(
+            {
+                "run_name": "x",
+                "data": {"reference_period": {"start": "2024-04-02", "end": "2025-04-01"}},
+            }
+        )
+
+
+def test_the_parameter_reference_publishes_no_absolute_path(tmp_path: Path) -> None:
+    folder = tmp_path / "someone" / "data" / "llr-public"
+    params = params_from_dict(
+        {"run_name": "x", "data": {"source": "folder", "folder": str(folder)}}
+    )
+    table = parameter_reference(params).set_index("parameter")
+    assert table.loc["data.folder", "value"] == ".../llr-public"
+    assert not table["value"].astype(str).str.contains(str(tmp_path), regex=False).any()
+    relative = params_from_dict({"run_name": "x", "data": {"source": "folder", "folder": "../d"}})
+    assert parameter_reference(relative).set_index("parameter").loc["data.folder", "value"] == (
+        "../d"
+    )

@@ -127,3 +127,62 @@ def test_a_failing_cell_is_named_with_its_stage_and_the_terminal_stays_clean(
     assert "ERROR   pcfm.pipeline.run: run failed in stage 01_data" in log
     assert "Traceback" in log and "planted failure" in log  # the cell's traceback, for a look
     assert str(tmp_path) not in log
+
+
+def test_a_stage_notebook_that_never_finishes_ends_the_run_with_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    from conftest import TINY
+
+    build = tmp_path / "build"
+    params = write_tiny_params(tmp_path, TINY + "timeouts:\n  notebook_s: 3\n")
+    with monkeypatch.context() as quick:  # a previous successful run of the same name
+        _skip_the_heavy_stages(quick)
+        assert main(["run", "-q", str(params), "--build-root", str(build)]) == 0
+    previous = (build / "tiny" / "manifest.json").read_bytes()
+    capsys.readouterr()
+
+    project = tmp_path / "project"
+    shutil.copytree(project_dir() / "notebooks", project / "notebooks")
+    path = project / "notebooks" / "01_data.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    stuck = nbformat.v4.new_code_cell("import time\ntime.sleep(300)")
+    stuck["id"] = "stuck"
+    notebook.cells.insert(3, stuck)
+    nbformat.write(notebook, path)
+    monkeypatch.setattr(run_module, "project_dir", lambda: project)
+    began = time.monotonic()
+    assert main(["run", str(params), "--build-root", str(build)]) == 1
+    assert time.monotonic() - began < 60
+    err = capsys.readouterr().err
+    assert (
+        "pcfm: run failed: stage 01_data: notebook 01_data.ipynb did not finish within 3 s "
+        "(timeouts.notebook_s); its kernel was stopped\n"
+    ) in err
+    assert "Traceback" not in err and "IPKernelApp" not in err
+    assert (build / "tiny" / "manifest.json").read_bytes() == previous
+    log = (build / ".tiny.failed" / "run.log").read_text(encoding="utf-8")
+    assert "run failed in stage 01_data: notebook 01_data.ipynb did not finish" in log
+
+
+def test_verbose_lines_name_no_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    home_file = Path.home() / "secret" / "patients.csv"
+
+    def statements_that_log_paths(folder, project_root, params, on_progress=None):
+        logging.getLogger("pcfm.pipeline.run").debug("reading %s", home_file)
+        logging.getLogger("pcfm.pipeline.run").debug("writing %s", folder.root / "x.csv")
+        return []
+
+    skip_the_heavy_stages(monkeypatch, statements_that_log_paths)
+    params = write_tiny_params(tmp_path)
+    assert main(["run", "-v", str(params), "--build-root", str(tmp_path / "build")]) == 0
+    err = capsys.readouterr().err
+    assert "pcfm: reading ~/secret/patients.csv" in err
+    assert "pcfm: writing <build>/.tiny." in err
+    assert str(Path.home()) not in err and str(tmp_path) not in err

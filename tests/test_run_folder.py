@@ -1,7 +1,8 @@
 """A run never loses data: it replaces only pcfm's own folders, one run of a name at a time.
 
 Each refusal here happens before any stage runs, so these tests are quick; the whole-run
-behaviour (a failed run keeps the previous one) is in ``test_e2e_run.py``.
+behaviour (a failed run keeps the previous one) is in ``test_e2e_run.py``, and real
+``kill -9`` at each stage and between the swap's two renames in ``test_run_killed.py``.
 """
 
 from __future__ import annotations

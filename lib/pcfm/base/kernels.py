@@ -12,7 +12,7 @@ a kernel listens on Unix domain sockets named after its connection file instead,
 run's own (mode 0700: the file holds the kernel's key), so two runs, or two kernels of one
 run, cannot collide. Where IPC is unavailable (Windows, or a temporary folder whose path is
 too long for a socket address) the kernels use TCP, with their connection files in the same
-folder, and the retries of `pcfm.report.statements.execute_with_retries` cover the race.
+folder, and the retries of `pcfm.base.live_kernel.execute_with_retries` cover the race.
 
 **Noise.** A kernel's own standard output and error (ipykernel's log, such as
 ``KeyboardInterrupt caught in kernel`` at shutdown, or the ZMQ traceback of a kernel that

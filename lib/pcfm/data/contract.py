@@ -24,6 +24,16 @@ FLAG_CODES = (0, 1)
 STAFF_TYPES = ("GP", "Nurse", "Other")
 #: Appointment modes allowed in ``activity.mode``.
 APPOINTMENT_MODES = ("Face-to-face", "Telephone", "Video", "Home visit", "Online")
+#: Bounds of plausibility for the magnitudes (validation rejects values beyond them, so a
+#: typo such as 1e308 fails in stage 01 with the file and column, not later as a NaN):
+#: the largest English practices have about 100,000 patients,
+MAX_LIST_SIZE = 500_000
+#: and a few million pounds a year; funding above this is no practice's.
+MAX_FUNDING_GBP = 500_000_000
+#: Contacts of one patient in a year (about 14 a day).
+MAX_CONTACTS = 5_000
+#: IMD 2019 scores run from about 0.5 to 93.
+MAX_IMD_SCORE = 100
 #: Cambridge Multimorbidity Score general-outcome weights (Payne et al., CMAJ 2020),
 #: keyed by the condition-flag column name in ``patients`` (``cond_<name>``).
 CAMBRIDGE_WEIGHTS: dict[str, float] = {
@@ -219,7 +229,7 @@ ACTIVITY = Table(
             "appointment_date",
             "date",
             "Date of the appointment (appointment form).",
-            "within the reference year",
+            "within data.reference_period (else the folder is rejected)",
             required=False,
         ),
         Column(
@@ -251,9 +261,10 @@ ACTIVITY = Table(
             "contacts",
             "integer",
             "Number of contacts in the year (count form).",
-            "0 or more",
+            "0 to 5,000",
             required=False,
             min_value=0,
+            max_value=MAX_CONTACTS,
         ),
     ),
 )
@@ -279,32 +290,36 @@ PRACTICES = Table(
             "registered_list",
             "integer",
             "Registered patients (list size) for the year.",
-            "1 or more",
+            "1 to 500,000",
             min_value=1,
+            max_value=MAX_LIST_SIZE,
         ),
         Column(
             "current_funding_gbp",
             "float",
             "Current funding in pounds for the year; which income lines it includes is "
             "stated in the parameters (data.funding_definition).",
-            "0 or more",
+            "0 to 500 million",
             min_value=0,
+            max_value=MAX_FUNDING_GBP,
         ),
         Column(
             "carr_hill_weighted_list",
             "float",
             "Carr-Hill weighted list from NHS Payments to General Practice, if known.",
-            "0 or more",
+            "0 to 1,000,000",
             required=False,
             min_value=0,
+            max_value=2 * MAX_LIST_SIZE,
         ),
         Column(
             "imd_score",
             "float",
             "Practice IMD 2019 score (Fingertips), if known.",
-            "0 or more",
+            "0 to 100",
             required=False,
             min_value=0,
+            max_value=MAX_IMD_SCORE,
         ),
         Column(
             "special_service",
@@ -328,9 +343,10 @@ AREAS = Table(
             "imd_score",
             "float",
             "IMD 2019 score (higher = more deprived), if known.",
-            "0 or more",
+            "0 to 100",
             required=False,
             min_value=0,
+            max_value=MAX_IMD_SCORE,
         ),
         Column(
             "imd_decile",

@@ -71,7 +71,8 @@ def _num(name: str) -> str:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:g}"
+    """A bound as a reader writes it: ``115``, ``500,000,000``, ``0.5``."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _complete_columns(source: SourceTable, data: DataParams) -> set[str]:
@@ -88,12 +89,48 @@ def _complete_columns(source: SourceTable, data: DataParams) -> set[str]:
     return complete
 
 
-def _column_checks(column: Column, complete: bool, data: DataParams) -> list[_Check]:
+#: DuckDB types of a Parquet column that hold no numbers, though DuckDB casts them to some
+#: (a boolean to 0/1, a date or timestamp to nothing useful).
+_NOT_NUMERIC_TYPES = ("BOOLEAN", "DATE", "TIME", "TIMESTAMP", "INTERVAL", "UUID")
+
+
+def _wrong_storage_type(column: Column, source_type: str) -> str | None:
+    """Why a column's type as stored cannot hold the contract's values, if it cannot.
+
+    CSV columns are read as text and checked value by value; a Parquet column carries a
+    type, and a boolean ``age`` would otherwise be read as 0 and 1 (or a number of days
+    as a date). Booleans are fine for flags.
+    """
+    stored = source_type.upper()
+    if column.dtype == "date":
+        if stored.startswith(("VARCHAR", "DATE", "TIMESTAMP")):
+            return None
+        return f"stored as {source_type}, not as dates"
+    if column.dtype not in ("integer", "float"):
+        return None
+    if (
+        stored.startswith(_NOT_NUMERIC_TYPES)
+        or "[]" in stored
+        or stored.startswith(("STRUCT", "MAP", "UNION"))
+    ):
+        wanted = "whole numbers" if column.dtype == "integer" else "numbers"
+        return f"stored as {source_type}, not as {wanted}"
+    return None
+
+
+def _column_checks(
+    column: Column, complete: bool, data: DataParams, source_type: str = "VARCHAR"
+) -> list[_Check]:
     name, num = _q(column.name), _num(column.name)
     raw = f"CAST({name} AS VARCHAR)"
     checks: list[_Check] = []
     if complete:
         checks.append(_Check(column.name, f"{name} IS NULL", "with no value", "NULL"))
+    wrong_type = _wrong_storage_type(column, source_type)
+    if wrong_type is not None:
+        # every value with a value is wrong: no range check makes sense after this one
+        checks.append(_Check(column.name, f"{name} IS NOT NULL", wrong_type, raw))
+        return checks
     if column.dtype in ("integer", "flag", "float"):
         checks.append(
             _Check(
@@ -152,6 +189,18 @@ def _column_checks(column: Column, complete: bool, data: DataParams) -> list[_Ch
                 raw,
             )
         )
+        period = data.reference_period
+        first, last = sql_literal(period.start.isoformat()), sql_literal(period.end.isoformat())
+        checks.append(
+            _Check(
+                column.name,
+                f"TRY_CAST({name} AS DATE) NOT BETWEEN CAST({first} AS DATE) "
+                f"AND CAST({last} AS DATE)",
+                f"outside the reference period {period.start} to {period.end} "
+                "(data.reference_period; cut the extract to the period)",
+                raw,
+            )
+        )
     elif column.codes:
         codes = ", ".join(sql_literal(code) for code in column.codes)
         shown = ", ".join(str(code) for code in column.codes)
@@ -171,7 +220,9 @@ def _table_checks(source: SourceTable, data: DataParams) -> list[_Check]:
     checks: list[_Check] = []
     for column in TABLES[source.stem].columns:
         if source.has(column.name):
-            checks.extend(_column_checks(column, column.name in complete, data))
+            checks.extend(
+                _column_checks(column, column.name in complete, data, source.columns[column.name])
+            )
     if (
         source.stem == "activity"
         and data.workload_measure == "staff_weighted"
@@ -221,7 +272,12 @@ def _scan_sql(source: SourceTable, join_patients: bool = False) -> str:
             continue
         selected.append(_q(column.name))
         if column.dtype in ("integer", "flag", "float"):
-            selected.append(f"TRY_CAST({_q(column.name)} AS DOUBLE) AS {_num(column.name)}")
+            value = (
+                "CAST(NULL AS DOUBLE)"  # a list or a struct cannot even be tried as a number
+                if _wrong_storage_type(column, source.columns[column.name])
+                else f"TRY_CAST({_q(column.name)} AS DOUBLE)"
+            )
+            selected.append(f"{value} AS {_num(column.name)}")
     if not selected:
         selected = ["1 AS one"]
     if not join_patients:
@@ -516,11 +572,13 @@ def validate_folder(data_dir: Path, data_params: DataParams) -> DataQuality:
     """Check every input table of ``data_dir`` against the data contract.
 
     Checks: files present and readable; required columns; types (numbers, whole numbers,
-    dates); ranges (age 0–115, exposure = days_registered / days_in_year in (0, 1], counts
-    not negative, funding present and not negative); allowed codes (sex, flags, staff
-    types, modes); unique patient ids, practice codes and area codes; activity only for
-    known patients; patients only at known practices; no practice without patients; the
-    workload measure computable from the activity table; patients with an unknown area
+    dates; in Parquet, no booleans, dates or lists where numbers belong); ranges (age 0–115,
+    exposure = days_registered / days_in_year in (0, 1], list sizes, funding, contacts and
+    IMD scores within the contract's bounds, appointment dates within the reference
+    period); allowed codes (sex, flags, staff types, modes); unique patient ids, practice
+    codes and area codes; activity only for known patients; patients only at known
+    practices; no practice without patients; the workload measure computable from the
+    activity table; patients with an unknown area
     (handled by ``data_params.unknown_area_rule``).
 
     Args:

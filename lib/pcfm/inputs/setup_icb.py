@@ -20,6 +20,7 @@ from pcfm.inputs.from_public import default_rules, load_public_files, write_publ
 from pcfm.inputs.funding_rule import default_pass_through, funding_rule
 from pcfm.inputs.public.qof import qof_prevalence_files
 from pcfm.params import Params, load_params
+from pcfm.params.data import SYNTHETIC_REFERENCE_END, SYNTHETIC_REFERENCE_START
 from pcfm.params.public import PublicParams
 
 #: Model and allocation settings written into a new ICB's parameter file (the LLR model).
@@ -112,6 +113,11 @@ def write_icb_params(
             "source": "folder",
             "folder": _relative(Path(data_dir), home),
             "funding_definition": rule.definition,
+            # the synthetic patients' and appointments' year (`pcfm.inputs.synthetic`)
+            "reference_period": {
+                "start": SYNTHETIC_REFERENCE_START.isoformat(),
+                "end": SYNTHETIC_REFERENCE_END.isoformat(),
+            },
             "public": public,
         },
         "model": MODEL_SETTINGS,

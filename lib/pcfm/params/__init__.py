@@ -20,6 +20,7 @@ from pcfm.params.disclosure import DisclosureParams
 from pcfm.params.model import ModelParams
 from pcfm.params.report import ReportParams
 from pcfm.params.strict_yaml import StrictYamlError, bounded, load_strict_yaml
+from pcfm.params.timeouts import TimeoutParams
 
 __all__ = ["ParameterError", "Params", "load_params", "params_from_dict", "schema_field"]
 
@@ -51,6 +52,10 @@ class Params(Section):
         default_factory=DisclosureParams, description="Disclosure control of published counts."
     )
     report: ReportParams = Field(default_factory=ReportParams, description="Published report.")
+    timeouts: TimeoutParams = Field(
+        default_factory=TimeoutParams,
+        description="Watchdogs: seconds a kernel may take before the run is stopped.",
+    )
 
     #: Where the parameter file was read from (not a parameter; set by load_params).
     source_path: Path | None = Field(

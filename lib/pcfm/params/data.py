@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,41 @@ class SyntheticParams(Section):
     n_practices: PositiveInt = Field(
         24, description="Practices to generate (LLR has about 127).", le=2_000
     )
+
+
+#: The reference year of the built-in synthetic ICB (financial year 2024-25): its
+#: registrations and appointments fall inside it, and the generator dates them from here.
+SYNTHETIC_REFERENCE_START = datetime.date(2024, 4, 1)
+SYNTHETIC_REFERENCE_END = datetime.date(2025, 3, 31)
+
+
+class ReferencePeriod(Section):
+    """The period the activity and registrations describe (usually one financial year)."""
+
+    start: datetime.date = Field(
+        SYNTHETIC_REFERENCE_START,
+        description="First day of the reference period, e.g. 2024-04-01 (inclusive).",
+    )
+    end: datetime.date = Field(
+        SYNTHETIC_REFERENCE_END,
+        description="Last day of the reference period, e.g. 2025-03-31 (inclusive).",
+    )
+
+    @property
+    def days(self) -> int:
+        """Days in the period, both ends included."""
+        return (self.end - self.start).days + 1
+
+    @model_validator(mode="after")
+    def _one_year_at_most(self) -> ReferencePeriod:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        if not 365 <= self.days <= 366:
+            raise ValueError(
+                f"the period {self.start} to {self.end} has {self.days} days; the model's "
+                "exposure is person-years, so the period is one year (365 or 366 days)"
+            )
+        return self
 
 
 class DataParams(Section):
@@ -43,13 +79,23 @@ class DataParams(Section):
         default_factory=SyntheticParams,
         description="Size of the synthetic ICB when data.source is 'synthetic'.",
     )
+    reference_period: ReferencePeriod = Field(
+        default_factory=ReferencePeriod,
+        description=(
+            "The year the data describe. Every appointment_date must fall inside it: "
+            "validation rejects a folder with appointments outside it, naming the file, the "
+            "column and the rows (cut the extract to the period). The default is the built-in "
+            "synthetic ICB's year (financial year 2024-25); `pcfm setup` writes it for public "
+            "ICBs."
+        ),
+    )
     days_in_year: int = Field(
         365,
         ge=365,
         le=366,
         description=(
-            "Days in the reference year; exposure = days registered / this, and validation "
-            "requires it to be in (0, 1]."
+            "Days in the reference year (the length of data.reference_period); exposure = "
+            "days registered / this, and validation requires it to be in (0, 1]."
         ),
     )
     workload_measure: Literal["count", "staff_weighted", "minutes"] = Field(
@@ -98,6 +144,20 @@ class DataParams(Section):
     def _folder_given_when_reading_a_folder(self) -> DataParams:
         if self.source == "folder" and self.folder is None:
             raise ValueError("data.folder is required when data.source is 'folder'")
+        if self.days_in_year != self.reference_period.days:
+            raise ValueError(
+                f"data.days_in_year ({self.days_in_year}) is not the length of "
+                f"data.reference_period ({self.reference_period.start} to "
+                f"{self.reference_period.end}: {self.reference_period.days} days)"
+            )
+        synthetic_year = (SYNTHETIC_REFERENCE_START, SYNTHETIC_REFERENCE_END)
+        period = (self.reference_period.start, self.reference_period.end)
+        if self.source == "synthetic" and period != synthetic_year:
+            raise ValueError(
+                "data.reference_period: the built-in synthetic ICB describes "
+                f"{SYNTHETIC_REFERENCE_START} to {SYNTHETIC_REFERENCE_END}; leave it out for "
+                "a synthetic run"
+            )
         if self.public is not None and self.source != "folder":
             raise ValueError("data.public needs data.source 'folder' (the folder it made)")
         return self

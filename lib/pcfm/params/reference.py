@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
+
+
+def shown_path(path: Path) -> str:
+    """A path as published: relative as given, or only the last name of an absolute one.
+
+    An absolute path says whose machine ran the model (``/home/alice/...``) and would make
+    the same run on two machines publish different bytes.
+    """
+    return f".../{path.name}" if path.is_absolute() else path.as_posix()
 
 
 def _rows(section: BaseModel, prefix: str) -> list[dict[str, Any]]:
@@ -18,7 +28,12 @@ def _rows(section: BaseModel, prefix: str) -> list[dict[str, Any]]:
         if isinstance(value, BaseModel):
             rows.extend(_rows(value, f"{key}."))
         else:
-            shown = value if isinstance(value, str | int | float | bool | None) else str(value)
+            if isinstance(value, Path):
+                shown: Any = shown_path(value)
+            elif isinstance(value, str | int | float | bool | None):
+                shown = value
+            else:
+                shown = str(value)
             rows.append({"parameter": key, "value": shown, "description": field.description})
     return rows
 

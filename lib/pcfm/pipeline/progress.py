@@ -300,6 +300,10 @@ TERMINAL_LEVELS: dict[Verbosity, int] = {
 }
 
 
+#: Marks the terminal's log handler, whose lines `pcfm.pipeline.runlog` keeps path-free.
+TERMINAL_HANDLER = "pcfm_terminal"
+
+
 @contextmanager
 def terminal_logging(display: RunDisplay, verbosity: Verbosity) -> Iterator[logging.Handler]:
     """Show log records on the terminal through ``display`` while the block runs.
@@ -310,6 +314,7 @@ def terminal_logging(display: RunDisplay, verbosity: Verbosity) -> Iterator[logg
     so they follow the same rule instead of being printed over the display.
     """
     handler = display.log_handler()
+    setattr(handler, TERMINAL_HANDLER, True)  # run.log's place names apply to it too
     handler.setLevel(TERMINAL_LEVELS[verbosity])
     if verbosity != "verbose":
         handler.addFilter(is_own_record)

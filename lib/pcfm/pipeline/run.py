@@ -41,22 +41,19 @@ from pcfm.base.folder import (
     swap_into_place,
 )
 from pcfm.base.kernels import RunKernelManager, run_kernels
+from pcfm.base.live_kernel import KernelTimeout, LiveKernel, execute_with_retries
 from pcfm.base.outputs import write_workbook
 from pcfm.base.resources import project_dir
+from pcfm.data.contract import input_files
 from pcfm.params import Params, load_params
+from pcfm.params.timeouts import TimeoutParams
 from pcfm.pipeline.executed import normalise_run_notebooks
 from pcfm.pipeline.manifest import RunManifest, hash_inputs, pcfm_version, sha256_of
 from pcfm.pipeline.progress import ProgressCallback, RunDisplay
 from pcfm.pipeline.render import RenderResult, render_report
 from pcfm.pipeline.runlog import LOG_ONLY, RUN_LOG, place_names, run_log
 from pcfm.report.statement import StatementError
-from pcfm.report.statements import (
-    LIVE_KERNEL_ENGINE,
-    RESTORE_STATE,
-    StatementKernel,
-    execute_statements,
-    execute_with_retries,
-)
+from pcfm.report.statements import execute_statements
 from pcfm.stages import STATEMENT_NOTEBOOK, stage_notebooks
 
 log = logging.getLogger(__name__)
@@ -156,21 +153,22 @@ class SharedKernel:
 
     Starting a kernel and importing pandas, matplotlib, statsmodels and pcfm into it takes a
     few seconds, seven times a run; the stage notebooks are thin and hand over only files, so
-    they run one after another in one kernel, put back before each one as it started
-    (`pcfm.report.fresh_state`: namespace, working directory, environment, ``sys.path``,
-    warning filters), as the practice statements do.
+    they run one after another in one `pcfm.base.live_kernel.LiveKernel`, put back before
+    each one as it started (`pcfm.base.fresh_state`: namespace, working directory,
+    environment, ``sys.path``, warning filters), as the practice statements do.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, timeouts: TimeoutParams | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self._kernel: StatementKernel | None = None
+        self.timeouts = timeouts or TimeoutParams()
+        self._kernel: LiveKernel | None = None
 
-    def kernel(self) -> StatementKernel:
+    def kernel(self) -> LiveKernel:
         """The running kernel, started in the run folder on first use."""
         if self._kernel is None:
-            kernel = StatementKernel(self.run_dir)
-            kernel.start()
+            kernel = LiveKernel(self.run_dir, self.timeouts.kernel_start_s, name="stage-kernel")
             self._kernel = kernel
+            kernel.start()
         return self._kernel
 
     def __enter__(self) -> SharedKernel:
@@ -183,33 +181,37 @@ class SharedKernel:
 
 
 def execute_notebook(
-    name: str, folder: RunFolder, project_root: Path, shared: SharedKernel | None = None
+    name: str,
+    folder: RunFolder,
+    project_root: Path,
+    shared: SharedKernel | None = None,
+    limit_s: float | None = None,
 ) -> None:
     """Execute one notebook with papermill; it receives only the two paths it needs.
 
     With ``shared``, in that run's one kernel (reset first); otherwise in a kernel of its own.
 
+    Args:
+        limit_s: Seconds the notebook may run (``timeouts.notebook_s``); no limit if None.
+
     Raises:
         PipelineError: A cell raised; the message names the notebook, the cell (its index
             in ``notebooks/<name>``, counting from 0 as nbformat does, and its first line)
-            and the error. The traceback is in the run's log.
+            and the error. The traceback is in the run's log. Or the kernel did not start,
+            reset or finish the notebook within its limit (it is then killed).
     """
     source = project_root / "notebooks" / name
     output = folder.notebooks / name
     parameters = {"params_path": folder.params_file.name, "run_dir": "."}
     try:
         if shared is not None:
-            kernel = shared.kernel()
-            kernel.run_silently(RESTORE_STATE)
-            papermill.execute_notebook(
-                str(source),
-                str(output),
-                parameters=parameters,
-                engine_name=LIVE_KERNEL_ENGINE,
-                kernel=kernel,
-                kernel_name="python3",
-                progress_bar=False,
-                log_output=False,
+            shared.kernel().execute_notebook(
+                source,
+                output,
+                parameters,
+                limit_s=limit_s,
+                what=f"notebook {name}",
+                setting="timeouts.notebook_s",
             )
             return
         execute_with_retries(
@@ -222,6 +224,7 @@ def execute_notebook(
                 kernel_manager_class=RunKernelManager,  # IPC, output to the log
                 progress_bar=False,
                 log_output=False,
+                execution_timeout=limit_s,  # nbclient's limit per cell
                 # the kernel's own start-up warnings are noise on a local run
                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
@@ -231,6 +234,12 @@ def execute_notebook(
         index = source_cell_index(source, error)
         log.debug("%s, cell %d: traceback:\n%s", name, index, traceback)
         raise PipelineError(cell_failure(name, index, error)) from None
+    except KernelTimeout as error:
+        raise PipelineError(str(error)) from None
+    except TimeoutError as error:  # nbclient's limit in a kernel of the notebook's own
+        raise PipelineError(
+            f"notebook {name} did not finish within {limit_s:g} s (timeouts.notebook_s): {error}"
+        ) from None
 
 
 def execute_practice_statements(
@@ -248,6 +257,7 @@ def execute_practice_statements(
             project_root / "notebooks" / STATEMENT_NOTEBOOK,
             workers=params.report.statement_kernels or None,
             on_progress=on_progress,
+            timeouts=params.timeouts,
         )
     except StatementError as error:
         raise PipelineError(str(error)) from None
@@ -409,6 +419,11 @@ def _run_locked(
     return RunResult(final, rendered)
 
 
+def input_bytes(data_dir: Path) -> int:
+    """The size of the files a run reads, which its notebooks' time limit scales with."""
+    return sum(path.stat().st_size for path in input_files(data_dir))
+
+
 def _describe(error: BaseException) -> str:
     """A failure in words: a PipelineError's own message, else the type and message."""
     return str(error) if isinstance(error, PipelineError) else f"{type(error).__name__}: {error}"
@@ -425,12 +440,13 @@ def _run_stages(
     with stages.stage("input"):
         data_dir = prepare_input(params, folder)
         manifest.inputs = hash_inputs(data_dir)
+        limit_s = params.timeouts.notebook_limit_s(input_bytes(data_dir))
     manifest.write(folder.manifest)  # the appendices notebook reads the provenance
-    with SharedKernel(folder.root) as shared:
+    with SharedKernel(folder.root, params.timeouts) as shared:
         for name in NOTEBOOKS:
             with stages.stage(name.removesuffix(".ipynb")):
-                log.info("executing %s", name)
-                execute_notebook(name, folder, project_root, shared)
+                log.info("executing %s (at most %d s)", name, limit_s)
+                execute_notebook(name, folder, project_root, shared, limit_s)
     with stages.stage("statements"):
         log.info("executing the practice statements")
         execute_practice_statements(folder, project_root, params, stages.counter("practices"))

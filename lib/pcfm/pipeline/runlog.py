@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from pcfm.base.disclosure.check import RUN_LOG
-from pcfm.pipeline.progress import OWN_LOGGER, is_own_record
+from pcfm.pipeline.progress import OWN_LOGGER, TERMINAL_HANDLER, is_own_record
 
 __all__ = ["LOG_ONLY", "RUN_LOG", "RedactingFormatter", "place_names", "run_log"]
 
@@ -99,6 +99,18 @@ class RedactingFormatter(logging.Formatter):
         return self.redact(super().format(record))
 
 
+class _RedactedFormat(logging.Formatter):
+    """Another handler's format with the run log's place names in place of absolute paths."""
+
+    def __init__(self, inner: logging.Formatter | None, redacting: RedactingFormatter) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+        self.redacting = redacting
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redacting.redact(self.inner.format(record))
+
+
 class _Propagate(logging.Handler):
     """Passes pcfm's records from ``threshold`` up to the root logger's handlers (not ``skip``).
 
@@ -127,11 +139,19 @@ def run_log(path: Path, places: Iterable[tuple[str, str]]) -> Iterator[logging.H
     pcfm's records go to the log from debug level; the other handlers of the process get
     them as before the run (from the level the ``pcfm`` logger had), and other libraries'
     records reach the log from the level their loggers let through (warning by default).
+    The terminal's handler (`pcfm.pipeline.progress.terminal_logging`) writes absolute
+    paths as the log does, so ``pcfm run -v`` shows no home folder either.
     """
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setLevel(logging.DEBUG)
-    handler.setFormatter(RedactingFormatter(places))
+    redacting = RedactingFormatter(places)
+    handler.setFormatter(redacting)
     root = logging.getLogger()
+    # what -v shows on the terminal is the log's lines: as free of this machine's paths
+    terminals = [h for h in root.handlers if getattr(h, TERMINAL_HANDLER, False)]
+    formats = [terminal.formatter for terminal in terminals]
+    for terminal, inner in zip(terminals, formats, strict=True):
+        terminal.setFormatter(_RedactedFormat(inner, redacting))
     own = logging.getLogger(OWN_LOGGER)
     previous = (own.level, own.propagate)
     propagate = _Propagate(own.getEffectiveLevel(), skip=handler)
@@ -143,6 +163,8 @@ def run_log(path: Path, places: Iterable[tuple[str, str]]) -> Iterator[logging.H
     try:
         yield handler
     finally:
+        for terminal, inner in zip(terminals, formats, strict=True):
+            terminal.setFormatter(inner)
         root.removeHandler(handler)
         own.removeHandler(propagate)
         own.removeHandler(handler)

@@ -5,18 +5,20 @@ with its ``practice_code``, kept in ``notebooks/statements/<code>.ipynb`` so tha
 statement can be traced to an executed notebook. Starting a kernel costs twenty times
 more than executing a statement, so a few kernels (``report.statement_kernels``, two per
 core by default) are started once, in the run folder, and each executes practice after
-practice: papermill injects the parameters, executes and writes the notebook as ever,
-through an engine of its own (:class:`LiveKernelEngine`) that uses a kernel already
-running. Before each practice the kernel is put back in the state it started in
-(`pcfm.report.fresh_state`: namespace emptied, execution count back to 1, working
-directory, environment, ``sys.path`` and warning filters restored), so a statement's
-cells and outputs are the same, byte for byte, whichever kernel executed it after
-whichever practice; only papermill's times and the random id of its parameters cell
+practice: papermill injects the parameters, executes and writes the notebook as ever, in a
+`pcfm.base.live_kernel.LiveKernel` already running, put back before each practice in the
+state it started in (`pcfm.base.fresh_state`: namespace emptied, execution count back to 1,
+working directory, environment, ``sys.path`` and warning filters restored), so a
+statement's cells and outputs are the same, byte for byte, whichever kernel executed it
+after whichever practice; only papermill's times and the random id of its parameters cell
 differ, as they do from one run to the next. A kernel that dies starting is started
 again; a statement that fails stops every kernel after its current practice, with an
-error naming the practice and the cell. Each kernel is driven from a thread of its own;
-threads, not processes, because jupyter_client keeps the ports it hands out per process,
-so kernels started from separate processes can collide.
+error naming the practice and the cell; a kernel that does not start within
+``timeouts.kernel_start_s`` or a statement that does not finish within
+``timeouts.statement_s`` is killed, and the error names the practice and the limit. Each
+kernel is driven from a thread of its own; threads, not processes, because jupyter_client
+keeps the ports it hands out per process, so kernels started from separate processes can
+collide.
 
 The statements are then put together into one document, one practice per page, which
 is faster to render than one document per practice (one start-up, not 127). With Quarto
@@ -31,21 +33,16 @@ import csv
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import nbformat
 import papermill
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
 from nbformat import NotebookNode
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import Engine, papermill_engines
-from papermill.log import logger as papermill_logger
 
 from pcfm.base.kernels import RunKernelManager
+from pcfm.base.live_kernel import KERNEL_QUIET, KernelTimeout, LiveKernel, execute_with_retries
+from pcfm.params.timeouts import TimeoutParams
 from pcfm.report.statement import StatementError
 
 #: Quarto's page break, understood by its HTML, Typst and Word writers.
@@ -84,157 +81,6 @@ def practice_codes(run_dir: Path) -> list[str]:
         return [row["practice_code"] for row in csv.DictReader(handle)]
 
 
-#: Attempts to start a kernel: another process can take the TCP port jupyter_client picked
-#: for a kernel before the kernel binds it, and the kernel then dies on start-up.
-KERNEL_START_ATTEMPTS = 3
-#: Seconds a kernel may take to start, or to be reset between practices.
-KERNEL_TIMEOUT_S = 60
-#: Keeps a kernel's own start-up messages out of the run's output.
-KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
-#: Arguments of every statement kernel: quiet, and its history in memory (as nbclient's).
-KERNEL_ARGUMENTS = [KERNEL_QUIET, "--HistoryManager.hist_file=:memory:"]
-#: Run in a kernel as it starts: what `pcfm.report.fresh_state.restore` puts back.
-SAVE_STATE = "import pcfm.report.fresh_state as _fresh_state; _fresh_state.save(); del _fresh_state"
-#: Run in a kernel before each practice.
-RESTORE_STATE = "from pcfm.report import fresh_state; fresh_state.restore()"
-
-
-def is_kernel_start_failure(error: BaseException) -> bool:
-    """Whether an error is a kernel that died starting (worth a retry), not a notebook error."""
-    return isinstance(error, RuntimeError) and "Kernel died before replying" in str(error)
-
-
-def execute_with_retries(execute: Callable[[], object]) -> None:
-    """Run ``execute`` (starting a kernel, or a papermill call that starts one), retrying
-    while the kernel dies starting."""
-    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
-        try:
-            execute()
-            return
-        except RuntimeError as error:
-            if attempt == KERNEL_START_ATTEMPTS or not is_kernel_start_failure(error):
-                raise
-            time.sleep(0.2 * attempt)
-
-
-class StatementKernel:
-    """A kernel started in the run folder that executes one statement after another.
-
-    Used only from the thread that starts it: its client runs on that thread's event loop.
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = Path(run_dir)
-        self.km: AsyncKernelManager | None = None
-        self.kc: AsyncKernelClient | None = None
-
-    def start(self) -> None:
-        """Start the kernel and record its state, retrying a kernel that died starting."""
-        execute_with_retries(self._start_once)
-
-    def _start_once(self) -> None:
-        km = RunKernelManager(kernel_name="python3")  # IPC in the run's kernel folder
-        run_sync(km.start_kernel)(cwd=str(self.run_dir), extra_arguments=KERNEL_ARGUMENTS)
-        kc = km.client()
-        kc.start_channels()
-        self.km, self.kc = km, kc
-        try:
-            run_sync(kc.wait_for_ready)(timeout=KERNEL_TIMEOUT_S)
-        except BaseException:
-            self.shutdown()
-            raise
-        kc.allow_stdin = False
-        self.run_silently(SAVE_STATE)
-
-    def run_silently(self, code: str) -> None:
-        """Execute ``code`` in the kernel outside any notebook: no output, no history."""
-        if self.kc is None:
-            raise RuntimeError("the statement kernel is not running")
-        reply = run_sync(self.kc.execute_interactive)(
-            code,
-            silent=True,
-            store_history=False,
-            timeout=KERNEL_TIMEOUT_S,
-            output_hook=lambda message: None,
-        )
-        content = reply["content"]
-        if content["status"] != "ok":
-            raise RuntimeError(
-                f"statement kernel: {code!r} failed: {content.get('ename')}: "
-                f"{content.get('evalue')}"
-            )
-
-    def execute(self, notebook: Path, output: Path, practice_code: str) -> None:
-        """Execute the statement of one practice, from the state the kernel started in."""
-        self.run_silently(RESTORE_STATE)
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=statement_parameters(practice_code),
-            engine_name=LIVE_KERNEL_ENGINE,
-            kernel=self,
-            kernel_name="python3",
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,  # written once, when executed
-        )
-
-    def shutdown(self) -> None:
-        """Stop the kernel and close the client's channels."""
-        kc, km, self.kc, self.km = self.kc, self.km, None, None
-        if kc is not None:
-            kc.stop_channels()
-        if km is not None:
-            try:
-                if run_sync(km.is_alive)():
-                    run_sync(km.shutdown_kernel)(now=True)
-            finally:
-                run_sync(km.cleanup_resources)()
-
-
-class LiveKernelEngine(Engine):
-    """A papermill engine executing in a :class:`StatementKernel` already running.
-
-    Papermill's own nbclient engine, except that the kernel is neither started nor shut
-    down: its ``kernel`` argument is the kernel to use.
-    """
-
-    @classmethod
-    def execute_managed_notebook(
-        cls,
-        nb_man,
-        kernel_name,
-        log_output=False,
-        stdout_file=None,
-        stderr_file=None,
-        start_timeout=60,
-        execution_timeout=None,
-        kernel: StatementKernel | None = None,
-        **kwargs,
-    ):
-        """Execute the managed notebook's cells in ``kernel``."""
-        if kernel is None or kernel.km is None or kernel.kc is None:
-            raise RuntimeError("LiveKernelEngine needs a running StatementKernel as kernel=")
-        client = PapermillNotebookClient(
-            nb_man,
-            km=kernel.km,
-            kernel_name=kernel_name,
-            timeout=execution_timeout,
-            startup_timeout=start_timeout,
-            log=papermill_logger,
-            log_output=log_output,
-            stdout_file=stdout_file,
-            stderr_file=stderr_file,
-        )
-        client.kc = kernel.kc  # the kernel's client: nbclient then neither starts nor stops it
-        return client.execute()
-
-
-#: The name :class:`LiveKernelEngine` is registered under with papermill.
-LIVE_KERNEL_ENGINE = "pcfm_live_kernel"
-papermill_engines.register(LIVE_KERNEL_ENGINE, LiveKernelEngine)
-
-
 def statement_parameters(practice_code: str) -> dict[str, str]:
     """The parameters papermill injects into the statement notebook of one practice."""
     return {"params_path": "params.yml", "run_dir": ".", "practice_code": practice_code}
@@ -247,6 +93,8 @@ def statement_path(run_dir: Path, practice_code: str) -> Path:
 
 def statement_error(practice_code: str, error: BaseException) -> StatementError:
     """The error of one practice's statement, naming the practice (and the cell, if any)."""
+    if isinstance(error, KernelTimeout):
+        return StatementError(f"practice statement for {practice_code}: {error}")
     if isinstance(error, papermill.PapermillExecutionError):
         first_line = (error.source or "").strip().splitlines()[:1]
         cell = f"cell [{error.exec_count}]" + (f" ({first_line[0]})" if first_line else "")
@@ -293,9 +141,10 @@ def _kernel_worker(
     todo: queue.SimpleQueue[str],
     done: queue.SimpleQueue[tuple[str | None, BaseException | None]],
     stop: threading.Event,
+    timeouts: TimeoutParams,
 ) -> None:
     """Start a kernel, execute practices from ``todo`` until none is left, report to ``done``."""
-    kernel = StatementKernel(run_dir)
+    kernel = LiveKernel(run_dir, timeouts.kernel_start_s, name=threading.current_thread().name)
     code: str | None = None
     try:
         kernel.start()
@@ -304,7 +153,15 @@ def _kernel_worker(
                 code = todo.get_nowait()
             except queue.Empty:
                 return
-            kernel.execute(notebook, statement_path(run_dir, code), code)
+            kernel.execute_notebook(
+                notebook,
+                statement_path(run_dir, code),
+                statement_parameters(code),
+                timeouts.statement_s,
+                "the statement",
+                "timeouts.statement_s",
+                request_save_on_cell_execute=False,  # written once, when executed
+            )
             done.put((code, None))
             code = None
     except BaseException as error:  # reported to the caller's thread, which raises it
@@ -319,6 +176,7 @@ def execute_statements(
     codes: Sequence[str] | None = None,
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    timeouts: TimeoutParams | None = None,
 ) -> list[Path]:
     """Execute the statement notebook once per practice, in ``workers`` reused kernels.
 
@@ -329,15 +187,19 @@ def execute_statements(
         workers: Kernels at once; :func:`default_workers` by default.
         on_progress: Called after each practice with (practices done, practices in all),
             from the caller's thread.
+        timeouts: How long a kernel may take to start and a statement to finish
+            (``timeouts``; its defaults if not given). A kernel over its limit is killed.
 
     Returns:
         The executed notebooks, in the order of ``codes``.
 
     Raises:
-        StatementError: A statement failed (naming the practice and the cell) or its
-            kernel died; the other kernels stop after the practice they are executing.
+        StatementError: A statement failed (naming the practice and the cell), its kernel
+            died or went over its limit; the other kernels stop after the practice they are
+            executing.
     """
     run_dir = Path(run_dir)
+    timeouts = timeouts or TimeoutParams()
     codes = list(codes) if codes is not None else practice_codes(run_dir)
     (run_dir / "notebooks" / "statements").mkdir(parents=True, exist_ok=True)
     if not codes:
@@ -351,7 +213,7 @@ def execute_statements(
     threads = [
         threading.Thread(
             target=_kernel_worker,
-            args=(run_dir, notebook, todo, done, stop),
+            args=(run_dir, notebook, todo, done, stop, timeouts),
             name=f"pcfm-statement-kernel-{number}",
             daemon=True,
         )
@@ -373,6 +235,8 @@ def execute_statements(
                 continue
             if error is not None:
                 if code is None:
+                    if isinstance(error, KernelTimeout):
+                        raise StatementError(f"practice statements: {error}") from None
                     raise StatementError(
                         f"practice statements: a kernel could not start: "
                         f"{type(error).__name__}: {error}"

@@ -15,10 +15,12 @@ import pandas as pd
 
 from pcfm.inputs.synthetic import llr_shape as shape
 from pcfm.inputs.synthetic.truth import AGE_BANDS, SEXES
+from pcfm.params.data import SYNTHETIC_REFERENCE_END, SYNTHETIC_REFERENCE_START
 
-#: The reference year: a financial year, first day inclusive and last day exclusive.
-REFERENCE_YEAR_START = np.datetime64("2024-04-01")
-REFERENCE_YEAR_END = np.datetime64("2025-04-01")
+#: The reference year: a financial year, first day inclusive and last day exclusive (the
+#: parameters' default data.reference_period, so a synthetic run's dates pass validation).
+REFERENCE_YEAR_START = np.datetime64(SYNTHETIC_REFERENCE_START)
+REFERENCE_YEAR_END = np.datetime64(SYNTHETIC_REFERENCE_END) + np.timedelta64(1, "D")
 #: Days in the reference year (365); a patient registered all year has ``days_registered`` this.
 DAYS_IN_YEAR = int((REFERENCE_YEAR_END - REFERENCE_YEAR_START) // np.timedelta64(1, "D"))
 
