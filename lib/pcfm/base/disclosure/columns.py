@@ -88,9 +88,10 @@ _LABEL_PATTERN = re.compile(r"^.+_(code|name)$")
 
 
 def normalise_column_name(name: object) -> str:
-    """``'Registered list'`` → ``'registered_list'``: how headers are compared."""
+    """``'Registered list'`` → ``'registered_list'``, ``'Patients (%)'`` → ``'patients'``:
+    how headers are compared."""
     text = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
-    return re.sub(r"[^a-z0-9_]", "", text)
+    return re.sub(r"[^a-z0-9_]", "", text).strip("_")
 
 
 def is_list_size_column(name: object) -> bool:
