@@ -262,7 +262,10 @@ def check_text(text: FoundText, patient_ids: frozenset[str], file: str) -> list[
         hits = sum(
             1
             for token in _TOKEN.findall(line)
-            if any(span in patient_ids for span in _word_spans(token))
+            if token in patient_ids
+            or (
+                ("_" in token or "-" in token) and any(s in patient_ids for s in _word_spans(token))
+            )
         )
         if hits:
             findings.append(

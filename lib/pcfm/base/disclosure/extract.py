@@ -108,7 +108,10 @@ def html_tables(html: str, place: str) -> list[FoundTable]:
     """Every ``<table>`` of an HTML document; the first row with header cells is the header."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(html, "html.parser")
+    return _soup_tables(BeautifulSoup(html, "html.parser"), place)
+
+
+def _soup_tables(soup: Any, place: str) -> list[FoundTable]:
     tables = []
     for number, table in enumerate(soup.find_all("table"), start=1):
         header: list[str] = []
@@ -304,14 +307,15 @@ def png_texts(content: bytes) -> list[FoundText]:
     return texts
 
 
-def _html_prose(html: str) -> str:
-    """The words of an HTML page a reader sees outside its tables (read as tables)."""
+def _html_tables_and_prose(html: str) -> tuple[list[FoundTable], str]:
+    """An HTML page's tables, and the words a reader sees outside them, from one parse."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(html, "html.parser")
+    tables = _soup_tables(soup, "html")
     for element in soup.find_all(["table", "script", "style"]):
         element.decompose()
-    return soup.get_text(" ")
+    return tables, soup.get_text(" ")
 
 
 def _in_member(
@@ -393,8 +397,8 @@ def content_tables_and_text(
     if suffix == ".json":
         return list(_json_tables(json.loads(text), "")), texts
     if suffix in {".html", ".htm"}:
-        source = FoundText("text", text, prose=False)
-        return html_tables(text, "html"), [source, FoundText("html prose", _html_prose(text))]
+        tables, prose = _html_tables_and_prose(text)
+        return tables, [FoundText("text", text, prose=False), FoundText("html prose", prose)]
     if suffix in {".md", ".qmd", ".txt"}:
         return pipe_tables(text, "markdown"), texts
     return [], texts
