@@ -466,10 +466,13 @@ def test_a_practices_contacts_beside_its_suppressed_list_are_caught(run_dir: Pat
             "practice_code": ["P1", "P2"],
             "registered_list": ["8963", "*"],
             "observed_workload": ["40210.0", "14.0"],
+            "allocation_gbp": ["£1,204", "£14"],
         }
     ).to_csv(run_dir / "publishable" / "model_calibration_by_practice.csv", index=False)
-    assert _kinds(run_dir) == [
-        ("publishable/model_calibration_by_practice.csv", "derived_from_small_count")
+    findings = check_run_folder(run_dir)
+    assert [(f.kind, f.place) for f in findings] == [
+        ("derived_from_small_count", "table, row 2, column 'observed_workload'"),
+        ("derived_from_small_count", "table, row 2, column 'allocation_gbp'"),
     ]
 
 

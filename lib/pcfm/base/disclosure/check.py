@@ -80,6 +80,7 @@ FindingKind = Literal[
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 _TOKEN_PART = re.compile(r"([_\-])")
+_DIGIT = re.compile(r"\d")
 #: Longest run of ``_``/``-``-separated parts of a word compared with the identifiers.
 _MOST_PARTS = 6
 #: A cell showing a count with its share: ``3 (1.2%)``.
@@ -186,7 +187,8 @@ def check_table(table: FoundTable, rule: DisclosureParams, file: str) -> list[Fi
 def _derived_beside_suppressed(
     table: FoundTable, count_columns: list[tuple[int, str]], file: str
 ) -> list[Finding]:
-    """Numbers in derived columns of rows whose count is shown as '*'."""
+    """Cells with a figure (any digit: '14.0', '£1,204', '3%') in derived columns of rows
+    whose count is shown as '*'."""
     if not count_columns:
         return []
     derived = [
@@ -202,7 +204,7 @@ def _derived_beside_suppressed(
         if not suppressed:
             continue
         for position, name in derived:
-            if position < len(row) and parse_count(row[position]) is not None:
+            if position < len(row) and _DIGIT.search(row[position]):
                 findings.append(
                     Finding(
                         file,
