@@ -257,7 +257,7 @@ def check_prose(text: FoundText, rule: DisclosureParams, file: str) -> list[Find
 
 def check_text(text: FoundText, patient_ids: frozenset[str], file: str) -> list[Finding]:
     """Patient identifiers appearing as words, or inside words, in a text, one finding a line."""
-    if not patient_ids:
+    if not patient_ids or not text.identifiers:
         return []
     findings = []
     for line_number, line in enumerate(text.text.splitlines(), start=1):

@@ -65,13 +65,14 @@ class FoundTable:
 class FoundText:
     """A stretch of text read back from a file, where it starts.
 
-    ``prose`` is False for markup read only for identifiers (an HTML page's source, whose
-    words are read again without their tags).
+    ``prose`` is False for markup read only for identifiers (an HTML page's source), and
+    ``identifiers`` False for its words read again without their tags, for prose only.
     """
 
     place: str
     text: str
     prose: bool = True
+    identifiers: bool = True
 
 
 def pipe_tables(text: str, place: str) -> list[FoundTable]:
@@ -324,7 +325,7 @@ def _in_member(
     tables, texts = found
     return (
         [FoundTable(f"member {name!r}, {t.place}", t.header, t.rows) for t in tables],
-        [FoundText(f"member {name!r}, {t.place}", t.text, t.prose) for t in texts],
+        [FoundText(f"member {name!r}, {t.place}", t.text, t.prose, t.identifiers) for t in texts],
     )
 
 
@@ -398,7 +399,10 @@ def content_tables_and_text(
         return list(_json_tables(json.loads(text), "")), texts
     if suffix in {".html", ".htm"}:
         tables, prose = _html_tables_and_prose(text)
-        return tables, [FoundText("text", text, prose=False), FoundText("html prose", prose)]
+        return tables, [
+            FoundText("text", text, prose=False),
+            FoundText("html prose", prose, identifiers=False),
+        ]
     if suffix in {".md", ".qmd", ".txt"}:
         return pipe_tables(text, "markdown"), texts
     return [], texts
