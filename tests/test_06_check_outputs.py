@@ -502,3 +502,14 @@ def test_an_unknown_binary_file_is_a_finding_and_a_font_is_listed_as_skipped(
     assert _kinds(run_dir) == [("publishable/model.bin", "unreadable")]
     main(["check-outputs", str(run_dir)])
     assert "report/site_libs/icons.woff2: skipped: a font" in capsys.readouterr().out
+
+
+def test_prose_in_a_table_is_read_cell_by_cell_not_across_rows(run_dir: Path) -> None:
+    path = run_dir / "publishable" / "data_sources.csv"
+    path.write_text("item,value\nMergers carried,3\nPatients,as supplied\n")
+    assert check_run_folder(run_dir) == []
+    path.write_text("item,value\nNote,Only 3 patients moved\n")
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind, f.place) for f in findings] == [
+        ("publishable/data_sources.csv", "small_count", "cells, line 2")
+    ]

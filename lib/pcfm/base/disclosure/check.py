@@ -237,7 +237,7 @@ def check_prose(text: FoundText, rule: DisclosureParams, file: str) -> list[Find
     findings = []
     lines = text.text.splitlines()
     for line_number, line in enumerate(lines, start=1):
-        following = lines[line_number] if line_number < len(lines) else ""
+        following = lines[line_number] if text.flowing and line_number < len(lines) else ""
         for match in _PROSE_COUNT.finditer(f"{line}\n{following}"):
             if match.start() >= len(line):
                 break  # starts on the next line: found there

@@ -65,14 +65,17 @@ class FoundTable:
 class FoundText:
     """A stretch of text read back from a file, where it starts.
 
-    ``prose`` is False for markup read only for identifiers (an HTML page's source), and
-    ``identifiers`` False for its words read again without their tags, for prose only.
+    ``prose`` is False for markup read only for identifiers (an HTML page's source, a CSV
+    file's raw lines), and ``identifiers`` False for the same words read again for prose
+    (without tags, cell by cell). ``flowing`` is False where a line break ends a thought
+    (one table row a line), so prose is not read across it.
     """
 
     place: str
     text: str
     prose: bool = True
     identifiers: bool = True
+    flowing: bool = True
 
 
 def pipe_tables(text: str, place: str) -> list[FoundTable]:
@@ -255,10 +258,10 @@ def _pdf_text(content: bytes) -> list[FoundText]:
     ]
 
 
-def _cells_text(tables: list[FoundTable]) -> FoundText:
-    """Every cell of some tables as text, one row a line, cells apart (for identifiers)."""
+def _cells_text(tables: list[FoundTable], identifiers: bool = True) -> FoundText:
+    """Every cell of some tables as text, one row a line, cells apart."""
     lines = [" | ".join(row) for table in tables for row in [table.header, *table.rows]]
-    return FoundText("cells", "\n".join(lines))
+    return FoundText("cells", "\n".join(lines), identifiers=identifiers, flowing=False)
 
 
 def _parquet_tables(content: bytes) -> list[FoundTable]:
@@ -325,7 +328,10 @@ def _in_member(
     tables, texts = found
     return (
         [FoundTable(f"member {name!r}, {t.place}", t.header, t.rows) for t in tables],
-        [FoundText(f"member {name!r}, {t.place}", t.text, t.prose, t.identifiers) for t in texts],
+        [
+            FoundText(f"member {name!r}, {t.place}", t.text, t.prose, t.identifiers, t.flowing)
+            for t in texts
+        ],
     )
 
 
@@ -394,7 +400,9 @@ def content_tables_and_text(
     texts = [FoundText("text", text)]
     if suffix in {".csv", ".tsv"}:
         rows = list(csv.reader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ","))
-        return ([FoundTable("table", rows[0], rows[1:])] if rows else []), texts
+        tables = [FoundTable("table", rows[0], rows[1:])] if rows else []
+        raw = FoundText("text", text, prose=False)
+        return tables, [raw, _cells_text(tables, identifiers=False)]
     if suffix == ".json":
         return list(_json_tables(json.loads(text), "")), texts
     if suffix in {".html", ".htm"}:
