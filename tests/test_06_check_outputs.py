@@ -67,7 +67,7 @@ def run_dir(tmp_path: Path) -> Path:
         root / "restricted" / "input" / "patients.parquet"
     )
     pd.DataFrame(
-        {"place": ["City", "County", "Rural"], "patients": ["8260", "*", "0"], "rate": [1, 2, 3]}
+        {"place": ["City", "County", "Rural"], "patients": ["8260", "*", "0"], "rate": [1, "*", 3]}
     ).to_csv(root / "publishable" / "summary.csv", index=False)
     pd.DataFrame({"practice_code": ["P1", "P2"], "registered_list": [502, 8]}).to_csv(
         root / "publishable" / "allocation.csv", index=False
@@ -90,7 +90,7 @@ def run_dir(tmp_path: Path) -> Path:
         "<html><body><table><tr><th>Place</th><th>Patients</th></tr>"
         "<tr><td>City</td><td>8,260</td></tr></table></body></html>"
     )
-    (root / "report" / "site_libs" / "quarto.js").write_text(f"var x = '{LEAKED_ID}';")
+    (root / "report" / "site_libs" / "quarto.js").write_text("var x = 'S0000004';")
     return root
 
 
@@ -188,8 +188,9 @@ def test_a_small_count_in_a_rendered_html_table_is_caught(run_dir: Path) -> None
     assert [(f.file, f.kind) for f in findings] == [("report/board-paper.html", "small_count")]
 
 
-def test_quartos_own_scripts_are_not_scanned(run_dir: Path) -> None:
-    assert not any("site_libs" in f.file for f in check_run_folder(run_dir))
+def test_quartos_own_scripts_are_scanned_too(run_dir: Path) -> None:
+    (run_dir / "report" / "site_libs" / "quarto.js").write_text(f"var x = '{LEAKED_ID}';")
+    assert _kinds(run_dir) == [("report/site_libs/quarto.js", "patient_identifier")]
 
 
 def _write_docx(path: Path, paragraph: str, rows: list[list[str]]) -> None:
@@ -317,3 +318,198 @@ def test_the_count_column_convention() -> None:
         assert is_controlled_count_column(name), name
     for name in ("need_weighted_list", "practices", "workload_per_person_year"):
         assert not is_count_column(name), name
+
+
+# Issue 14: every file type, every column of counts, derived cells, prose, embedded ids.
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    body = kind + data
+    return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+
+def test_a_small_count_in_a_tsv_is_caught(run_dir: Path) -> None:
+    (run_dir / "publishable" / "by_pcn.tsv").write_text("pcn\tpatients\nA\t1200\nB\t3\n")
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind) for f in findings] == [("publishable/by_pcn.tsv", "small_count")]
+    assert findings[0].place == "table, row 2, column 'patients'"
+
+
+def test_a_small_count_in_a_parquet_file_is_caught(run_dir: Path) -> None:
+    pd.DataFrame({"place": ["City", "Rutland"], "n": [1200, 3]}).to_parquet(
+        run_dir / "publishable" / "summary.parquet"
+    )
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind) for f in findings] == [("publishable/summary.parquet", "small_count")]
+    assert findings[0].place == "table, row 2, column 'n'"
+
+
+def test_a_small_count_in_a_csv_inside_a_zip_is_caught(run_dir: Path) -> None:
+    with zipfile.ZipFile(run_dir / "publishable" / "tables.zip", "w") as archive:
+        archive.writestr("fine.csv", "place,patients\nCity,1200\n")
+        archive.writestr("inner/by_place.csv", "place,count\nCity,1200\nRutland,3\n")
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind) for f in findings] == [("publishable/tables.zip", "small_count")]
+    assert findings[0].place == "member 'inner/by_place.csv', table, row 2, column 'count'"
+
+
+def test_a_patient_id_in_a_png_text_chunk_is_caught(run_dir: Path) -> None:
+    figure = Figure()
+    figure.add_subplot().plot([1, 2], [3, 4])
+    path = run_dir / "publishable" / "figures" / "rates.png"
+    figure.savefig(path, metadata={"Comment": "fitted rates"})
+    assert check_run_folder(run_dir) == []  # matplotlib's own chunks are clean
+    figure.savefig(path, metadata={"Comment": f"outlier: patient_{LEAKED_ID}"})
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind) for f in findings] == [
+        ("publishable/figures/rates.png", "patient_identifier")
+    ]
+    assert "PNG tEXt chunk" in findings[0].place and "'Comment'" in findings[0].place
+    assert LEAKED_ID not in str(findings[0])
+
+
+def test_compressed_png_text_chunks_are_read_too(run_dir: Path) -> None:
+    import zlib
+
+    text = zlib.compress(f"Only 3 patients; {LEAKED_ID}".encode("latin-1"))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"zTXt", b"Description\x00\x00" + text)
+        + _png_chunk(b"IEND", b"")
+    )
+    (run_dir / "publishable" / "figures" / "notes.png").write_bytes(png)
+    assert sorted(_kinds(run_dir)) == [
+        ("publishable/figures/notes.png", "patient_identifier"),
+        ("publishable/figures/notes.png", "small_count"),
+    ]
+
+
+def test_a_small_count_in_prose_is_caught(run_dir: Path) -> None:
+    (run_dir / "report" / "board-paper.html").write_text(
+        "<html><body><p>Only <strong>3 patients</strong> were registered.</p></body></html>"
+    )
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind) for f in findings] == [("report/board-paper.html", "small_count")]
+    assert findings[0].place.startswith("html prose, line")
+    assert "'3 patients'" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Only 3 patients were seen.",
+        "It covers 5 people.",
+        "with 2 (1.2%) registrations",
+        "7 persons",
+    ],
+)
+def test_each_word_for_people_makes_a_small_number_a_count(run_dir: Path, sentence: str) -> None:
+    (run_dir / "publishable" / "notes.md").write_text(f"# Notes\n\n{sentence}\n")
+    assert _kinds(run_dir) == [("publishable/notes.md", "small_count")]
+
+
+def test_numbers_that_are_not_counts_of_people_in_prose_pass(run_dir: Path) -> None:
+    """Years, percentages, codes, page numbers, rates, ranges and large counts are not read."""
+    (run_dir / "publishable" / "notes.md").write_text(
+        "In 2023 the ICB had 8,260 patients; see page 3 and table 4. Practice P1 has 12 "
+        "patients over 90, 3.5% of patients are new, about 5 contacts per person-year; "
+        "counts of 1 to 7 people and 1\u20137 people are suppressed; 6 patient-level rows "
+        "stay restricted; figure 2: 40 people.\n"
+    )
+    assert check_run_folder(run_dir) == []
+
+
+def test_a_count_with_its_share_in_a_cell_is_caught(run_dir: Path) -> None:
+    (run_dir / "report" / "allocation-report.html").write_text(
+        "<table><tr><th>Place</th><th>Patients (%)</th></tr>"
+        "<tr><td>City</td><td>1,200 (98.8%)</td></tr>"
+        "<tr><td>Rutland</td><td>3 (1.2%)</td></tr></table>"
+    )
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind) for f in findings] == [
+        ("report/allocation-report.html", "small_count")
+    ]
+    assert "row 2" in findings[0].place and "'Patients (%)'" in findings[0].place
+
+
+@pytest.mark.parametrize("column", ["n", "count", "contacts", "patient_count", "person_years"])
+def test_every_column_of_counts_is_known(run_dir: Path, column: str) -> None:
+    pd.DataFrame({"practice_code": ["P1", "P2"], column: [1200, 3]}).to_csv(
+        run_dir / "publishable" / "counts.csv", index=False
+    )
+    assert _kinds(run_dir) == [("publishable/counts.csv", "small_count")]
+
+
+def test_person_years_beside_a_suppressed_count_is_caught(run_dir: Path) -> None:
+    """A 4-patient place published as '*, 4.0, 3.5' still tells its count (issue 14)."""
+    pd.DataFrame(
+        {
+            "place": ["City", "Rutland"],
+            "patients": ["1585", "*"],
+            "person_years": ["1490", "4.0"],
+            "workload_per_person_year": ["5.19", "3.5"],
+        }
+    ).to_csv(run_dir / "publishable" / "data_summary_by_place.csv", index=False)
+    findings = check_run_folder(run_dir)
+    assert [(f.kind, f.place) for f in findings] == [
+        ("small_count", "table, row 2, column 'person_years'"),
+        ("derived_from_small_count", "table, row 2, column 'person_years'"),
+        ("derived_from_small_count", "table, row 2, column 'workload_per_person_year'"),
+    ]
+
+
+def test_a_practices_contacts_beside_its_suppressed_list_are_caught(run_dir: Path) -> None:
+    pd.DataFrame(
+        {
+            "practice_code": ["P1", "P2"],
+            "registered_list": ["8963", "*"],
+            "observed_workload": ["40210.0", "14.0"],
+            "allocation_gbp": ["£1,204", "£14"],
+        }
+    ).to_csv(run_dir / "publishable" / "model_calibration_by_practice.csv", index=False)
+    findings = check_run_folder(run_dir)
+    assert [(f.kind, f.place) for f in findings] == [
+        ("derived_from_small_count", "table, row 2, column 'observed_workload'"),
+        ("derived_from_small_count", "table, row 2, column 'allocation_gbp'"),
+    ]
+
+
+def test_a_patient_id_inside_a_longer_name_is_caught(run_dir: Path) -> None:
+    (run_dir / "publishable" / "notes.md").write_text(
+        f"see patient_{LEAKED_ID} and {LEAKED_ID}-notes; not S000000421 or xS00000042\n"
+    )
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind, f.place) for f in findings] == [
+        ("publishable/notes.md", "patient_identifier", "text, line 1")
+    ]
+    assert "2 patient identifier(s)" in findings[0].message
+
+
+def test_an_unknown_binary_file_is_a_finding_and_a_font_is_listed_as_skipped(
+    run_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pcfm.base.disclosure.check import Skipped
+
+    (run_dir / "report" / "site_libs" / "icons.woff2").write_bytes(b"wOF2\x00\x01")
+    skipped: list[Skipped] = []
+    assert check_run_folder(run_dir, skipped=skipped) == []
+    assert [(s.file, s.reason) for s in skipped] == [
+        ("report/site_libs/icons.woff2", "a font: glyph outlines, no text")
+    ]
+    (run_dir / "publishable" / "model.bin").write_bytes(b"\x00\x01\x02patients 3")
+    assert _kinds(run_dir) == [("publishable/model.bin", "unreadable")]
+    main(["check-outputs", str(run_dir)])
+    assert "report/site_libs/icons.woff2: skipped: a font" in capsys.readouterr().out
+
+
+def test_prose_in_a_table_is_read_cell_by_cell_not_across_rows(run_dir: Path) -> None:
+    path = run_dir / "publishable" / "data_sources.csv"
+    path.write_text("item,value\nMergers carried,3\nPatients,as supplied\n")
+    assert check_run_folder(run_dir) == []
+    path.write_text("item,value\nNote,Only 3 patients moved\n")
+    findings = check_run_folder(run_dir)
+    assert [(f.file, f.kind, f.place) for f in findings] == [
+        ("publishable/data_sources.csv", "small_count", "cells, line 2")
+    ]

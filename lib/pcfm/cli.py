@@ -144,9 +144,12 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _check_outputs(args: argparse.Namespace) -> int:
-    from pcfm.base.disclosure.check import check_run_folder
+    from pcfm.base.disclosure.check import Skipped, check_run_folder
 
-    findings = check_run_folder(Path(args.run_dir))
+    skipped: list[Skipped] = []
+    findings = check_run_folder(Path(args.run_dir), skipped=skipped)
+    for item in skipped:
+        print(item)
     for finding in findings:
         print(finding)
     if findings:

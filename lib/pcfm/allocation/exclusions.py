@@ -211,7 +211,8 @@ def decide_statuses(
     if unknown:
         raise ExclusionInputError(
             f"allocation.outliers.excluded_practices: {len(unknown)} practice code(s) not in "
-            f"the practices table ({_first(unknown)})"
+            f"the practices table ({_first(unknown)}), or left out of the run as too small to "
+            "publish (data_practice_adjustments)"
         )
 
     funding = pd.to_numeric(table["current_funding_gbp"], errors="coerce").to_numpy(float)

@@ -1,7 +1,9 @@
 """Stage 01, data: validate the input tables and aggregate them to covariate cells.
 
 Patient-level rows never leave DuckDB; the cells and the practice table go to the
-run's restricted area and only disclosure-controlled summaries are published.
+run's restricted area and only disclosure-controlled summaries are published. Practices
+too small to publish are left out here, once, for every stage after
+(`pcfm.data.small_practices`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pcfm.base.context import RunContext
 from pcfm.data.cells import build_cell_tables
 from pcfm.data.provenance import check_made_by_rules, read_provenance
 from pcfm.data.read import read_practices
+from pcfm.data.small_practices import leave_out_small_practices
 from pcfm.data.validate import validate_folder
 
 #: Shown in place of the adjustments table when nothing was left out or adjusted.
@@ -52,7 +55,14 @@ def run_data_stage(ctx: RunContext) -> DataStageResult:
     check_made_by_rules(ctx.data_dir, ctx.params)
     quality = validate_folder(ctx.data_dir, ctx.params.data)
     cells, cells_by_patient_fold = build_cell_tables(ctx.data_dir, ctx.params)
-    practices = read_practices(ctx.data_dir)
+    small = leave_out_small_practices(
+        cells, cells_by_patient_fold, read_practices(ctx.data_dir), ctx.params.disclosure.threshold
+    )
+    cells, cells_by_patient_fold, practices = (
+        small.cells,
+        small.cells_by_patient_fold,
+        small.practices,
+    )
     provenance = read_provenance(ctx.data_dir, ctx.params, practices)
     outputs = ctx.outputs
     outputs.write_restricted(cells, CELLS)
@@ -68,7 +78,14 @@ def run_data_stage(ctx: RunContext) -> DataStageResult:
     quality_table = outputs.publish_table(quality.table, "data_quality")
     sources = outputs.publish_table(provenance.sources, "data_sources")
     places = outputs.publish_table(provenance.places, "data_practice_places")
-    adjustments = outputs.publish_table(provenance.adjustments, "data_practice_adjustments")
+    adjustments = outputs.publish_table(
+        pd.concat(
+            [t for t in (provenance.adjustments, small.adjustments) if len(t)]
+            or [provenance.adjustments],
+            ignore_index=True,
+        ),
+        "data_practice_adjustments",
+    )
     funding_lines = outputs.publish_table(provenance.funding_lines, "data_funding_lines")
     return DataStageResult(
         by_place, by_deprivation, quality_table, sources, places, adjustments, funding_lines

@@ -20,8 +20,12 @@ class DisclosureParams(Section):
         ge=NHS_THRESHOLD,
         le=100,
         description=(
-            "Counts from 1 to this many are suppressed (shown as '*'); at least 7, the NHS "
-            "rule, so a parameter file can make publication stricter but not looser."
+            "Counts from 1 to this many are suppressed (shown as '*'), with every figure of "
+            "their row that is not a label (person-years, contacts, rates); at least 7, the "
+            "NHS rule, so a parameter file can make publication stricter but not looser. A "
+            "practice whose registered list or patients in the data are at or below it is "
+            "left out of the run (no need index, allocation or statement) and listed in "
+            "data_practice_adjustments."
         ),
     )
     rounding_base: int = Field(

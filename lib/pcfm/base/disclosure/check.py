@@ -1,16 +1,25 @@
 """The output checker: the gate every publishable file passes before a run succeeds.
 
 `pcfm check-outputs RUN_DIR` and the last stage of `pcfm run` scan, in the run folder,
-everything that can leave the restricted area — ``publishable/`` (tables, JSON, the
-workbook, SVG figures), the executed notebooks (sources and outputs, including the
-practice statements), the rendered documents in ``report/`` (HTML, Word, PDF) and the
-run's own log (``run.log``) — for two kinds of leak (domain brief §5):
+everything that can leave the restricted area — every file of ``publishable/`` (tables in
+CSV, TSV and Parquet, JSON, the workbook, figures: SVG and the text chunks of PNG, ZIP
+archives member by member), the executed notebooks (sources and outputs, including the
+practice statements), every file of ``report/`` (HTML, Word, PDF, and Quarto's
+``site_libs/``) and the run's own log (``run.log``) — for these leaks (domain brief §5):
 
 * a **small count**: a value from 1 to the disclosure threshold in a column of counts of
-  people, or a controlled count that is not a multiple of the rounding base (it skipped
-  disclosure control). Which columns are counts is decided by `pcfm.base.disclosure.columns`;
+  people (also as ``n (x%)``), or a controlled count that is not a multiple of the rounding
+  base (it skipped disclosure control). Which columns are counts, and which only label a
+  row, is decided by the registry the writer uses too, `pcfm.base.disclosure.columns`;
+* a **derived cell** shown beside a suppressed count: in a row whose count is ``*``, any
+  number in a column that is not a label (person-years, contacts, a rate of those people);
+* a **small count in prose**: a number from 1 to the threshold directly followed by a word
+  for people ("Only 3 patients", "3 (1.2%) people"; patients, people, persons,
+  registrations, contacts), unless a rate follows ("5 contacts per person-year") or it ends
+  a range ("1 to 7 people", "1–7 people", the rule itself). Years,
+  percentages, codes and page numbers are not followed by such a word, so are not read;
 * a **patient identifier**: any ``patient_id`` of the run's input appearing as a word in
-  any file.
+  any file, also inside a longer name (``patient_<id>``, ``<id>-notes``).
 
 The run's log is also read for a third: an absolute path into a **home folder** (``/home/<user>``,
 ``/Users/<user>``, ``C:\\Users\\<user>``, or this machine's home folder), which names who ran
@@ -19,10 +28,14 @@ it; the log writes paths relative to the build folder or as ``~`` (`pcfm.pipelin
 Each finding names the file (relative to the run folder) and the place in it. Patient
 identifiers themselves are never printed: the place is enough to find them.
 
-Limits: PNG images cannot be read back, and matplotlib writes SVG text as outlines, so
-a figure is checked only through the tables and text around it; identifiers that are
-plain numbers shorter than ten digits cannot be told apart from other numbers and are
-not searched for (a warning says how many there were).
+A file the checker cannot read is never passed silently: a binary file of an unknown type
+is an ``unreadable`` finding, and a font or an image other than PNG (no text to read) is
+listed as skipped, with the reason, in the log and by ``pcfm check-outputs``.
+
+Limits: the pixels of images cannot be read back, and matplotlib writes SVG text as
+outlines, so a figure is checked through its PNG text chunks and the tables and text
+around it; identifiers that are plain numbers shorter than ten digits cannot be told apart
+from other numbers and are not searched for (a warning says how many there were).
 """
 
 from __future__ import annotations
@@ -35,8 +48,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pcfm.base.disclosure.columns import is_controlled_count_column, is_count_column
-from pcfm.base.disclosure.extract import FoundTable, FoundText, tables_and_text
+from pcfm.base.disclosure.columns import (
+    is_controlled_count_column,
+    is_count_column,
+    is_derived_column,
+)
+from pcfm.base.disclosure.extract import (
+    FoundTable,
+    FoundText,
+    SkippedFile,
+    UnreadableFile,
+    tables_and_text,
+)
 from pcfm.params.disclosure import DisclosureParams
 
 log = logging.getLogger(__name__)
@@ -45,14 +68,32 @@ log = logging.getLogger(__name__)
 SCANNED_FOLDERS = ("publishable", "notebooks", "report")
 #: The run's own log, at the root of the run folder (written by `pcfm.pipeline.runlog`).
 RUN_LOG = "run.log"
-#: Folders inside rendered output holding only Quarto's own scripts and styles.
-SKIPPED_FOLDER_NAMES = frozenset({"site_libs", "_quarto", ".quarto"})
 
 FindingKind = Literal[
-    "small_count", "unrounded_count", "patient_identifier", "home_folder_path", "unreadable"
+    "small_count",
+    "unrounded_count",
+    "derived_from_small_count",
+    "patient_identifier",
+    "home_folder_path",
+    "unreadable",
 ]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+_TOKEN_PART = re.compile(r"([_\-])")
+_DIGIT = re.compile(r"\d")
+#: Longest run of ``_``/``-``-separated parts of a word compared with the identifiers.
+_MOST_PARTS = 6
+#: A cell showing a count with its share: ``3 (1.2%)``.
+_COUNT_WITH_SHARE = re.compile(r"^\s*([\d,\u2009]+)\s*\(\s*[\d.]+\s*%\s*\)\s*$")
+#: Words for people that make the number before them a count of people in prose.
+PEOPLE_WORDS = ("patients", "people", "persons", "registrations", "contacts")
+_PROSE_COUNT = re.compile(
+    r"(?<![\w.,£$€%/+\-\u2013])(?<!\bto )(\d[\d,]*)"
+    r"(?:[ \t\u00a0]*\([ \t\u00a0]*[\d.]+[ \t\u00a0]*%\))?"  # "3 (1.2%) patients"
+    r"[ \t\u00a0]*\n?[ \t\u00a0]*"
+    rf"(?:{'|'.join(PEOPLE_WORDS)})\b(?![\-_])(?!\s+(?:per|a|an|each)\b)",
+    re.IGNORECASE,
+)
 #: An absolute path into somebody's home folder, on Linux, macOS or Windows.
 _HOME_FOLDER_PATH = re.compile(
     r"(?<![\w.~])(?:/home/|/Users/|/root(?=[/\s\"']|$)|(?i:[a-z]:[\\/]+users[\\/]+))"
@@ -76,8 +117,22 @@ class Finding:
         return f"{self.file}: {self.place}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A file the checker did not read, and why (a font, an image other than PNG)."""
+
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: skipped: {self.reason}"
+
+
 def parse_count(text: str) -> float | None:
-    """The number shown in a table cell, or None for '*', blanks and words."""
+    """The number shown in a table cell (``3 (1.2%)`` is 3), or None for '*', blanks and words."""
+    with_share = _COUNT_WITH_SHARE.match(text)
+    if with_share:
+        text = with_share.group(1)
     cleaned = text.strip().replace(",", "").replace("\u2009", "")
     if not cleaned or cleaned == "*":
         return None
@@ -126,16 +181,94 @@ def check_table(table: FoundTable, rule: DisclosureParams, file: str) -> list[Fi
                         "it did not pass disclosure control",
                     )
                 )
+    return findings + _derived_beside_suppressed(table, count_columns, file)
+
+
+def _derived_beside_suppressed(
+    table: FoundTable, count_columns: list[tuple[int, str]], file: str
+) -> list[Finding]:
+    """Cells with a figure (any digit: '14.0', '£1,204', '3%') in derived columns of rows
+    whose count is shown as '*'."""
+    if not count_columns:
+        return []
+    derived = [
+        (position, name) for position, name in enumerate(table.header) if is_derived_column(name)
+    ]
+    findings = []
+    for row_number, row in enumerate(table.rows, start=1):
+        suppressed = [
+            name
+            for position, name in count_columns
+            if position < len(row) and row[position].strip() == "*"
+        ]
+        if not suppressed:
+            continue
+        for position, name in derived:
+            if position < len(row) and _DIGIT.search(row[position]):
+                findings.append(
+                    Finding(
+                        file,
+                        f"{table.place}, row {row_number}, column {name!r}",
+                        "derived_from_small_count",
+                        f"{row[position]} is shown beside the suppressed count "
+                        f"{suppressed[0]!r}; it gives that count away and must be '*'",
+                    )
+                )
+    return findings
+
+
+def _word_spans(token: str) -> Iterator[str]:
+    """A word and every run of its ``_``/``-``-separated parts (``patient_S1`` → ``S1`` too)."""
+    yield token
+    pieces = _TOKEN_PART.split(token)  # parts at even positions, separators between
+    parts = len(pieces) // 2 + 1
+    if parts == 1:
+        return
+    for first in range(parts):
+        for last in range(first, min(parts, first + _MOST_PARTS)):
+            if (first, last) != (0, parts - 1):
+                yield "".join(pieces[2 * first : 2 * last + 1])
+
+
+def check_prose(text: FoundText, rule: DisclosureParams, file: str) -> list[Finding]:
+    """Small counts of people written in words ("Only 3 patients"), one finding per line."""
+    if not text.prose:
+        return []
+    findings = []
+    lines = text.text.splitlines()
+    for line_number, line in enumerate(lines, start=1):
+        following = lines[line_number] if text.flowing and line_number < len(lines) else ""
+        for match in _PROSE_COUNT.finditer(f"{line}\n{following}"):
+            if match.start() >= len(line):
+                break  # starts on the next line: found there
+            value = int(match.group(1).replace(",", ""))
+            if 1 <= value <= rule.threshold:
+                findings.append(
+                    Finding(
+                        file,
+                        f"{text.place}, line {line_number}",
+                        "small_count",
+                        f"{' '.join(match.group(0).split())!r} in the text is a count from 1 "
+                        f"to the threshold {rule.threshold}; it must not be published",
+                    )
+                )
     return findings
 
 
 def check_text(text: FoundText, patient_ids: frozenset[str], file: str) -> list[Finding]:
-    """Patient identifiers appearing as words in a text, one finding per line."""
-    if not patient_ids:
+    """Patient identifiers appearing as words, or inside words, in a text, one finding a line."""
+    if not patient_ids or not text.identifiers:
         return []
     findings = []
     for line_number, line in enumerate(text.text.splitlines(), start=1):
-        hits = sum(1 for token in _TOKEN.findall(line) if token in patient_ids)
+        hits = sum(
+            1
+            for token in _TOKEN.findall(line)
+            if token in patient_ids
+            or (
+                ("_" in token or "-" in token) and any(s in patient_ids for s in _word_spans(token))
+            )
+        )
         if hits:
             findings.append(
                 Finding(
@@ -251,8 +384,7 @@ def publishable_files(run_dir: Path) -> Iterator[Path]:
         if not folder.is_dir():
             continue
         for path in sorted(folder.rglob("*")):
-            relative_parts = path.relative_to(folder).parts
-            if path.is_file() and not SKIPPED_FOLDER_NAMES & set(relative_parts):
+            if path.is_file():
                 yield path
 
 
@@ -262,11 +394,13 @@ def check_files(
     rule: DisclosureParams,
     patient_ids: frozenset[str],
     on_progress: Callable[[int, int], None] | None = None,
+    skipped: list[Skipped] | None = None,
 ) -> list[Finding]:
     """Check each file's tables for small counts and its text for patient identifiers.
 
-    The run's log is read as text, for patient identifiers and home-folder paths. Args as
-    :func:`check_run_folder`'s; ``on_progress`` is called after each file.
+    The run's log is read as text, for patient identifiers, small counts in prose and
+    home-folder paths. Args as :func:`check_run_folder`'s; ``on_progress`` is called after
+    each file.
     """
     findings: list[Finding] = []
     files = list(files)
@@ -277,10 +411,19 @@ def check_files(
         if name == RUN_LOG:
             log_text = FoundText("text", path.read_text(encoding="utf-8", errors="replace"))
             findings.extend(check_text(log_text, patient_ids, name))
+            findings.extend(check_prose(log_text, rule, name))
             findings.extend(check_paths(log_text, name))
             continue
         try:
             tables, texts = tables_and_text(path)
+        except SkippedFile as reason:
+            log.info("check-outputs: %s: skipped: %s", name, reason)
+            if skipped is not None:
+                skipped.append(Skipped(name, str(reason)))
+            continue
+        except UnreadableFile as error:
+            findings.append(Finding(name, "whole file", "unreadable", f"cannot be read ({error})"))
+            continue
         except Exception as error:  # a file that cannot be read cannot be vouched for
             findings.append(
                 Finding(name, "whole file", "unreadable", f"cannot be read back ({error})")
@@ -290,19 +433,24 @@ def check_files(
             findings.extend(check_table(table, rule, name))
         for text in texts:
             findings.extend(check_text(text, patient_ids, name))
+            findings.extend(check_prose(text, rule, name))
     if on_progress is not None and files:
         on_progress(len(files), len(files))
     return findings
 
 
 def check_run_folder(
-    run_dir: Path, on_progress: Callable[[int, int], None] | None = None
+    run_dir: Path,
+    on_progress: Callable[[int, int], None] | None = None,
+    skipped: list[Skipped] | None = None,
 ) -> list[Finding]:
     """Every disclosure problem in the publishable files of one run (empty when it is clean).
 
     Args:
         run_dir: The run folder.
         on_progress: Called after each file with (files read, files in all).
+        skipped: If given, each file not read (a font, an image other than PNG) is
+            added to it with the reason.
 
     Raises:
         CheckOutputsError: ``run_dir`` is not a run folder or its patients table is missing.
@@ -310,4 +458,4 @@ def check_run_folder(
     run_dir = Path(run_dir)
     rule, data_folder = _rule_and_data_folder(run_dir)
     patient_ids = read_patient_ids(_patients_file(run_dir, data_folder))
-    return check_files(publishable_files(run_dir), run_dir, rule, patient_ids, on_progress)
+    return check_files(publishable_files(run_dir), run_dir, rule, patient_ids, on_progress, skipped)

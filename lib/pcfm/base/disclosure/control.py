@@ -4,7 +4,9 @@ NHS England's rule for sub-national counts (domain brief §5), also OpenSAFELY's
 counts from 1 to the threshold are shown as ``*``, every other count is rounded to
 the nearest multiple of the rounding base, and 0 stays 0. Registered-list sizes are
 published openly by NHS England, so they are only suppressed when small. Rates,
-confidence intervals and model coefficients need no suppression.
+confidence intervals and model coefficients need no suppression — except in a row whose
+count is suppressed: there every cell but the row's labels is suppressed too, since a
+person-years total, a count of contacts or a mean of 1 to 7 people gives the count away.
 
 Which columns are counts is decided by the one registry, `pcfm.base.disclosure.columns`,
 which the checker (`pcfm.base.disclosure.check`) reads too: a stage cannot publish a
@@ -16,7 +18,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pcfm.base.disclosure.columns import is_controlled_count_column, is_list_size_column
+from pcfm.base.disclosure.columns import (
+    is_controlled_count_column,
+    is_count_column,
+    is_derived_column,
+    is_list_size_column,
+)
 from pcfm.params.disclosure import DisclosureParams
 
 SUPPRESSED = "*"
@@ -53,12 +60,33 @@ def control_list_sizes(sizes: pd.Series, threshold: int) -> pd.Series:
     return pd.Series(shown, index=sizes.index, name=sizes.name, dtype="object")
 
 
+def small_count_rows(table: pd.DataFrame, threshold: int) -> np.ndarray:
+    """Rows of ``table`` with a count of people (by the registry) from 1 to the threshold."""
+    small = np.zeros(len(table), dtype=bool)
+    for column in table.columns:
+        if is_count_column(column):
+            values = _counts(table[column])
+            small |= (values >= 1) & (values <= threshold)
+    return small
+
+
 def apply_disclosure_control(table: pd.DataFrame, rule: DisclosureParams) -> pd.DataFrame:
-    """Return a copy of ``table`` whose count columns (by the registry) pass disclosure control."""
+    """Return a copy of ``table`` whose count columns (by the registry) pass disclosure control.
+
+    In a row with a count from 1 to the threshold, every derived cell (every column the
+    registry does not name as a label) is shown as ``*`` too, other counts included.
+    """
     controlled = table.copy()
     for column in table.columns:
         if is_controlled_count_column(column):
             controlled[column] = control_counts(table[column], rule.threshold, rule.rounding_base)
         elif is_list_size_column(column):
             controlled[column] = control_list_sizes(table[column], rule.threshold)
+    small = small_count_rows(table, rule.threshold)
+    if small.any():
+        for column in table.columns:
+            if is_derived_column(column):
+                shown = controlled[column].astype(object)
+                shown[small] = SUPPRESSED
+                controlled[column] = shown
     return controlled

@@ -1,17 +1,24 @@
 """Tables and text inside the files a run publishes, whatever their format.
 
-The output checker reads back what was actually written — CSV, JSON, XLSX, Markdown,
-HTML, executed notebooks, Word, PDF and SVG — rather than trusting the code that wrote
-it, so a leak introduced by any stage, template or renderer is still seen. Every table
-and text comes with a *place* that tells a person where to look.
+The output checker reads back what was actually written — CSV, TSV, Parquet, JSON, XLSX,
+Markdown, HTML, executed notebooks, Word, PDF, SVG, the text chunks of PNG images, the
+members of ZIP archives, and any other file that is text — rather than trusting the code
+that wrote it, so a leak introduced by any stage, template or renderer is still seen. Every
+table and text comes with a *place* that tells a person where to look.
+
+What cannot be read is never passed silently: fonts and images other than PNG are
+:class:`SkippedFile` with the reason (they hold no text a reader sees as text), and any
+other binary file is :class:`UnreadableFile`, which the checker reports as a finding.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +27,26 @@ from xml.etree import ElementTree
 
 from pcfm.base.markdown import unescape_markdown
 
-#: Suffixes of files that hold no readable text (images, fonts, scripts, styles).
-SKIPPED_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".woff", ".woff2", ".ttf", ".eot",
-     ".js", ".css", ".map", ".parquet"}
-)  # fmt: skip
+_FONT = "a font: glyph outlines, no text"
+_IMAGE = "an image without text chunks (only PNG text chunks can be read; no stage writes this)"
+#: Suffixes of files that hold no text the checker can read, with the reason they are skipped.
+SKIPPED_SUFFIXES: dict[str, str] = {
+    ".woff": _FONT, ".woff2": _FONT, ".ttf": _FONT, ".otf": _FONT, ".eot": _FONT,
+    ".jpg": _IMAGE, ".jpeg": _IMAGE, ".gif": _IMAGE, ".webp": _IMAGE, ".ico": _IMAGE,
+}  # fmt: skip
+#: How deep ZIP archives inside ZIP archives are opened.
+ZIP_DEPTH = 3
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+
+class SkippedFile(Exception):
+    """A file with no text to read (a font, an image other than PNG): listed, with the reason."""
+
+
+class UnreadableFile(ValueError):
+    """A binary file of a type the checker cannot read: it cannot be vouched for."""
+
 
 _WORD = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _PIPE_SEPARATOR = re.compile(r"^\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
@@ -41,10 +63,19 @@ class FoundTable:
 
 @dataclass(frozen=True)
 class FoundText:
-    """A stretch of text read back from a file, where it starts."""
+    """A stretch of text read back from a file, where it starts.
+
+    ``prose`` is False for markup read only for identifiers (an HTML page's source, a CSV
+    file's raw lines), and ``identifiers`` False for the same words read again for prose
+    (without tags, cell by cell). ``flowing`` is False where a line break ends a thought
+    (one table row a line), so prose is not read across it.
+    """
 
     place: str
     text: str
+    prose: bool = True
+    identifiers: bool = True
+    flowing: bool = True
 
 
 def pipe_tables(text: str, place: str) -> list[FoundTable]:
@@ -81,7 +112,10 @@ def html_tables(html: str, place: str) -> list[FoundTable]:
     """Every ``<table>`` of an HTML document; the first row with header cells is the header."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(html, "html.parser")
+    return _soup_tables(BeautifulSoup(html, "html.parser"), place)
+
+
+def _soup_tables(soup: Any, place: str) -> list[FoundTable]:
     tables = []
     for number, table in enumerate(soup.find_all("table"), start=1):
         header: list[str] = []
@@ -97,8 +131,8 @@ def html_tables(html: str, place: str) -> list[FoundTable]:
     return tables
 
 
-def _docx_parts(path: Path) -> Iterator[tuple[str, bytes]]:
-    with zipfile.ZipFile(path) as archive:
+def _docx_parts(content: bytes) -> Iterator[tuple[str, bytes]]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
         for name in sorted(archive.namelist()):
             if name.startswith("word/") and name.endswith(".xml"):
                 yield name, archive.read(name)
@@ -130,7 +164,7 @@ def _is_layout_table(table: ElementTree.Element) -> bool:
     )
 
 
-def docx_tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundText]]:
+def docx_tables_and_text(path: Path | bytes) -> tuple[list[FoundTable], list[FoundText]]:
     """Tables (first row as header) and paragraphs of a Word document.
 
     Each table is read by its own rows and cells; a table whose cells hold tables (the
@@ -139,7 +173,8 @@ def docx_tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundText]]
     """
     tables: list[FoundTable] = []
     texts: list[FoundText] = []
-    for part, content in _docx_parts(path):
+    data = path if isinstance(path, bytes) else Path(path).read_bytes()
+    for part, content in _docx_parts(data):
         root = ElementTree.fromstring(content)
         for table in root.iter(f"{_WORD}tbl"):
             if _is_layout_table(table):
@@ -149,7 +184,7 @@ def docx_tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundText]]
                 place = f"{part}, table {len(tables) + 1}"
                 tables.append(FoundTable(place, rows[0], rows[1:]))
         paragraphs = [_docx_text(p) for p in root.iter(f"{_WORD}p")]
-        texts.append(FoundText(part, "\n".join(paragraphs)))
+        texts.append(FoundText(part, "\n\n".join(paragraphs)))
     return tables, texts
 
 
@@ -169,8 +204,8 @@ def _json_tables(value: Any, place: str) -> Iterator[FoundTable]:
             yield FoundTable(f"key {place}", header, rows)
 
 
-def _notebook_tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundText]]:
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+def _notebook_tables_and_text(content: bytes) -> tuple[list[FoundTable], list[FoundText]]:
+    notebook = json.loads(content.decode("utf-8"))
     tables: list[FoundTable] = []
     texts: list[FoundText] = []
     for cell_number, cell in enumerate(notebook.get("cells", []), start=1):
@@ -198,10 +233,10 @@ def _notebook_tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundT
     return tables, texts
 
 
-def _xlsx_tables(path: Path) -> list[FoundTable]:
+def _xlsx_tables(content: bytes) -> list[FoundTable]:
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     tables = []
     for sheet in workbook.worksheets:
         values = [
@@ -213,42 +248,174 @@ def _xlsx_tables(path: Path) -> list[FoundTable]:
     return tables
 
 
-def _pdf_text(path: Path) -> list[FoundText]:
+def _pdf_text(content: bytes) -> list[FoundText]:
     from pypdf import PdfReader
 
-    reader = PdfReader(io.BytesIO(path.read_bytes()))
+    reader = PdfReader(io.BytesIO(content))
     return [
         FoundText(f"page {number}", page.extract_text() or "")
         for number, page in enumerate(reader.pages, start=1)
     ]
 
 
-def tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundText]]:
-    """Every table and every stretch of text in one file (empty for images and the like)."""
-    suffix = path.suffix.lower()
-    if suffix in SKIPPED_SUFFIXES:
-        return [], []
-    if suffix == ".ipynb":
-        return _notebook_tables_and_text(path)
-    if suffix == ".docx":
-        return docx_tables_and_text(path)
-    if suffix == ".xlsx":
-        tables = _xlsx_tables(path)
-        text = "\n".join(" ".join(row) for table in tables for row in [table.header, *table.rows])
-        return tables, [FoundText("cells", text)]
-    if suffix == ".pdf":
-        return [], _pdf_text(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    texts = [FoundText("text", text)]
-    if suffix == ".csv":
-        import csv
+def _cells_text(tables: list[FoundTable], identifiers: bool = True) -> FoundText:
+    """Every cell of some tables as text, one row a line, cells apart."""
+    lines = [" | ".join(row) for table in tables for row in [table.header, *table.rows]]
+    return FoundText("cells", "\n".join(lines), identifiers=identifiers, flowing=False)
 
-        rows = list(csv.reader(io.StringIO(text)))
-        return ([FoundTable("table", rows[0], rows[1:])] if rows else []), texts
+
+def _parquet_tables(content: bytes) -> list[FoundTable]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(content))
+    columns = [
+        ["" if value is None else str(value) for value in column.to_pylist()]
+        for column in table.columns
+    ]
+    rows = [list(row) for row in zip(*columns, strict=True)] if columns else []
+    return [FoundTable("table", [str(name) for name in table.column_names], rows)]
+
+
+def png_texts(content: bytes) -> list[FoundText]:
+    """The text chunks (tEXt, zTXt, iTXt) of a PNG image, keyword and text, each with its place.
+
+    The pixels cannot be read back; what a PNG says in words is in these chunks.
+    """
+    if not content.startswith(_PNG_SIGNATURE):
+        raise UnreadableFile("not a PNG image (no PNG signature)")
+    texts = []
+    position = len(_PNG_SIGNATURE)
+    number = 0
+    while position + 8 <= len(content):
+        length = int.from_bytes(content[position : position + 4], "big")
+        kind = content[position + 4 : position + 8]
+        data = content[position + 8 : position + 8 + length]
+        position += 12 + length
+        if kind == b"IEND":
+            break
+        if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+            continue
+        number += 1
+        keyword, _, rest = data.partition(b"\0")
+        if kind == b"tEXt":
+            text = rest.decode("latin-1")
+        elif kind == b"zTXt":
+            text = zlib.decompress(rest[1:]).decode("latin-1")
+        else:
+            compressed, rest = rest[:1] == b"\1", rest[2:]
+            _language, _, rest = rest.partition(b"\0")
+            _translated, _, rest = rest.partition(b"\0")
+            text = (zlib.decompress(rest) if compressed else rest).decode("utf-8", "replace")
+        name = keyword.decode("latin-1")
+        texts.append(FoundText(f"PNG {kind.decode()} chunk {number} ({name!r})", f"{name}\n{text}"))
+    return texts
+
+
+def _html_tables_and_prose(html: str) -> tuple[list[FoundTable], str]:
+    """An HTML page's tables, and the words a reader sees outside them, from one parse."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    tables = _soup_tables(soup, "html")
+    for element in soup.find_all(["table", "script", "style"]):
+        element.decompose()
+    return tables, soup.get_text(" ")
+
+
+def _in_member(
+    name: str, found: tuple[list[FoundTable], list[FoundText]]
+) -> tuple[list[FoundTable], list[FoundText]]:
+    tables, texts = found
+    return (
+        [FoundTable(f"member {name!r}, {t.place}", t.header, t.rows) for t in tables],
+        [
+            FoundText(f"member {name!r}, {t.place}", t.text, t.prose, t.identifiers, t.flowing)
+            for t in texts
+        ],
+    )
+
+
+def _zip_tables_and_text(content: bytes, depth: int) -> tuple[list[FoundTable], list[FoundText]]:
+    """Every member of a ZIP archive, read by its own type; a member that cannot be read fails."""
+    if depth > ZIP_DEPTH:
+        raise UnreadableFile(f"ZIP archives nested more than {ZIP_DEPTH} deep")
+    tables: list[FoundTable] = []
+    texts: list[FoundText] = []
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for info in sorted(archive.infolist(), key=lambda item: item.filename):
+            if info.is_dir():
+                continue
+            try:
+                found = content_tables_and_text(
+                    info.filename, archive.read(info.filename), depth + 1
+                )
+            except SkippedFile:
+                continue  # a font or image inside an archive: no text, as outside one
+            except UnreadableFile as error:
+                raise UnreadableFile(f"member {info.filename!r}: {error}") from None
+            member_tables, member_texts = _in_member(info.filename, found)
+            tables += member_tables
+            texts += member_texts
+    return tables, texts
+
+
+def _text_of(content: bytes, suffix: str) -> str:
+    """A file's bytes as text; a binary file of no known type is unreadable."""
+    if b"\0" in content[:8192]:
+        raise UnreadableFile(
+            f"a binary file of a type the checker cannot read ({suffix or 'no suffix'})"
+        )
+    return content.decode("utf-8", errors="replace")
+
+
+def content_tables_and_text(
+    name: str, content: bytes, depth: int = 0
+) -> tuple[list[FoundTable], list[FoundText]]:
+    """Every table and every stretch of text in a file's bytes, by the type its name says.
+
+    Raises:
+        SkippedFile: a font or an image other than PNG (no text to read), with the reason.
+        UnreadableFile: a binary file of a type the checker cannot read.
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix in SKIPPED_SUFFIXES:
+        raise SkippedFile(SKIPPED_SUFFIXES[suffix])
+    if suffix == ".png":
+        return [], png_texts(content)
+    if suffix == ".ipynb":
+        return _notebook_tables_and_text(content)
+    if suffix == ".docx":
+        return docx_tables_and_text(content)
+    if suffix == ".xlsx":
+        tables = _xlsx_tables(content)
+        return tables, [_cells_text(tables)]
+    if suffix == ".pdf":
+        return [], _pdf_text(content)
+    if suffix == ".parquet":
+        tables = _parquet_tables(content)
+        return tables, [_cells_text(tables)]
+    if suffix == ".zip" or content.startswith(_ZIP_SIGNATURE):
+        return _zip_tables_and_text(content, depth)
+    text = _text_of(content, suffix)
+    texts = [FoundText("text", text)]
+    if suffix in {".csv", ".tsv"}:
+        rows = list(csv.reader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ","))
+        tables = [FoundTable("table", rows[0], rows[1:])] if rows else []
+        raw = FoundText("text", text, prose=False)
+        return tables, [raw, _cells_text(tables, identifiers=False)]
     if suffix == ".json":
         return list(_json_tables(json.loads(text), "")), texts
     if suffix in {".html", ".htm"}:
-        return html_tables(text, "html"), texts
+        tables, prose = _html_tables_and_prose(text)
+        return tables, [
+            FoundText("text", text, prose=False),
+            FoundText("html prose", prose, identifiers=False),
+        ]
     if suffix in {".md", ".qmd", ".txt"}:
         return pipe_tables(text, "markdown"), texts
     return [], texts
+
+
+def tables_and_text(path: Path) -> tuple[list[FoundTable], list[FoundText]]:
+    """Every table and every stretch of text in one file (see :func:`content_tables_and_text`)."""
+    return content_tables_and_text(path.name, Path(path).read_bytes())
