@@ -181,12 +181,24 @@ def fit_widths(least: list[int], wanted: list[int], room: int) -> list[int]:
     return [low + spare * more // sum(extra) for low, more in zip(least, extra, strict=True)]
 
 
-def markdown_text(table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False) -> str:
+#: What a table with no rows shows: a header row with nothing under it reads as broken.
+EMPTY_TABLE = "None."
+
+
+def markdown_text(
+    table: pd.DataFrame,
+    float_format: str = ",.3f",
+    landscape: bool = False,
+    empty: str = EMPTY_TABLE,
+) -> str:
     """``table`` as a pipe table for people (see the module docstring).
 
     ``landscape``: the document shows the table on a landscape page (a ``.landscape``
-    div), so its columns share that page's width.
+    div), so its columns share that page's width. ``empty``: the sentence shown instead
+    of a table with no rows (an empty list is said in words).
     """
+    if table.empty:
+        return escape_markdown(empty)
     headers = [escape_markdown(column_label(name), one_line=True) for name in table.columns]
     raw_columns = [_shown_column(table[name], float_format) for name in table.columns]
     numeric = [_is_numeric(values) for values in raw_columns]
@@ -234,7 +246,10 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f", landscape: bo
 
 
 def markdown_table(
-    table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False
+    table: pd.DataFrame,
+    float_format: str = ",.3f",
+    landscape: bool = False,
+    empty: str = EMPTY_TABLE,
 ) -> Markdown:
     """:func:`markdown_text` for display in a notebook (Quarto renders it in every format)."""
-    return Markdown(markdown_text(table, float_format, landscape))
+    return Markdown(markdown_text(table, float_format, landscape, empty))

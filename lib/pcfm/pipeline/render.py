@@ -53,6 +53,7 @@ from pcfm.base.markdown import escape_markdown
 from pcfm.base.style import NHS_BLUE
 from pcfm.params.report import ReportParams
 from pcfm.report import house_style
+from pcfm.report.accessible_html import LANGUAGE, make_report_accessible
 from pcfm.report.documents import (
     STANDALONE_DOCUMENTS,
     STATEMENTS_DOCUMENT,
@@ -514,6 +515,7 @@ def render_with_quarto(
             publish(job.outputs, folder.report, job.sources)
         shutil.rmtree(folder.root / "_quarto")
     without_build_paths(folder.report, folder.root / "_quarto")
+    make_report_accessible(folder.report)
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
@@ -608,6 +610,7 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
         return _REFERENCE.sub(lambda match: names.get(match.group(1), match.group(0)), text)
 
     matter = read_front_matter(notebook)
+    notebook.metadata["title"] = page_title(notebook, matter)
     if matter is not None:
         heading = f"# {matter.get('title', '')}"
         if matter.get("subtitle"):
@@ -637,10 +640,11 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
                 )
                 output = nbformat.v4.new_output("display_data", data={"text/html": figure_html})
             elif "tbl-cap" in options and output.get("data", {}).get("text/markdown"):
-                outputs.append(
+                caption = html.escape(f"{number or 'Table'}: {options['tbl-cap']}")
+                outputs.append(  # made the table's <caption> by pcfm.report.accessible_html
                     nbformat.v4.new_output(
                         "display_data",
-                        data={"text/markdown": f"*{number or 'Table'}: {options['tbl-cap']}*"},
+                        data={"text/html": f'<p class="pcfm-table-caption">{caption}</p>'},
                     )
                 )
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
@@ -653,8 +657,31 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
     return notebook
 
 
+def page_title(notebook: NotebookNode, matter: dict[str, Any] | None) -> str:
+    """A page's title: its front matter's, else its first heading's (nbconvert: "Notebook")."""
+    if matter and matter.get("title"):
+        return str(matter["title"])
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            heading = re.search(r"^#+\s+(.+?)\s*(?:\{[^}]*\})?\s*$", cell.source, re.MULTILINE)
+            if heading:
+                return heading.group(1)
+    return "Primary Care Funding Model"
+
+
+#: nbconvert's lab template with no script from the web (`templates/nbconvert/pcfm-html`).
+NBCONVERT_TEMPLATES = Path(house_style.TEMPLATES) / "nbconvert"
+
+
 def _html_exporter() -> HTMLExporter:
-    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    return HTMLExporter(
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        extra_template_basedirs=[str(NBCONVERT_TEMPLATES)],
+        template_name="pcfm-html",
+        language_code=LANGUAGE,
+    )
 
 
 def export_html(notebook: NotebookNode, target: Path, exporter: HTMLExporter, name: str) -> Path:
@@ -708,7 +735,8 @@ def render_with_nbconvert(
     )
     index = folder.report / "index.html"
     index.write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>pcfm report</title>"
+        f"<!DOCTYPE html>\n<html lang='{LANGUAGE}'><head><meta charset='utf-8'>"
+        f"<title>Primary Care Funding Model: {html.escape(subtitle_of(report))}</title>"
         "<style>body{font-family:Arial,sans-serif;max-width:50em;margin:2em auto;"
         "color:#231f20}h1{color:#005eb8}</style></head>"
         f"<body><h1>Primary Care Funding Model</h1>\n<p>{html.escape(subtitle_of(report))}</p>"
@@ -717,6 +745,7 @@ def render_with_nbconvert(
         f"\n<p>{HOW_TO_GET_QUARTO}</p></body></html>\n",
         encoding="utf-8",
     )
+    make_report_accessible(folder.report)
     return RenderResult(
         "nbconvert", [index, *methodology, *(path for _, path in others)], HOW_TO_GET_QUARTO
     )
