@@ -39,8 +39,8 @@ def funding_by_deprivation_figure(table: pd.DataFrame) -> Figure:
     for xi, b, a in zip(x, before, after, strict=True):
         if a != b:
             axes.plot([xi, xi], [b, a], color=NHS_MID_GREY, linewidth=0.6, alpha=0.7)
-    axes.scatter(x, before, color=NHS_MID_GREY, s=14, label="Before allocation")
-    axes.scatter(x, after, color=NHS_BLUE, s=14, label="After allocation")
+    axes.scatter(x, before, color=NHS_MID_GREY, marker="s", s=14, label="Before allocation")
+    axes.scatter(x, after, color=NHS_BLUE, marker="o", s=14, label="After allocation")
     if len(x) >= 2 and np.ptp(x) > 0:
         grid = np.linspace(x.min(), x.max(), 50)
         for values, colour in ((before, NHS_MID_GREY), (after, NHS_BLUE)):

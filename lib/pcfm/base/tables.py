@@ -92,12 +92,13 @@ def page_characters(n_columns: int, landscape: bool = False) -> int:
 
 def column_label(name: object) -> str:
     """The header a person reads for a column: ``funding_per_nwp_gbp`` → "Funding per
-    need-weighted patient (£)". Names that are not snake_case are kept as they are."""
+    need-weighted patient (£)". Other names keep their words, an identifier in them read
+    as words ("family: negative_binomial" → "family: negative binomial")."""
     text = str(name)
     if text in _PHRASE_LABELS:
         return _PHRASE_LABELS[text]
     if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", text):
-        return text
+        return re.sub(r"(?<=[a-z0-9])_(?=[a-z0-9])", " ", text)
     words = text.split("_")
     units = [_UNIT_LABELS[word] for word in words if word in _UNIT_LABELS]
     shown = [_WORD_LABELS.get(word, word) for word in words if word not in _UNIT_LABELS]
