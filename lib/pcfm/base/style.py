@@ -125,21 +125,24 @@ def remember_published_png(figure: Figure, png: bytes) -> None:
     _PUBLISHED_PNG[figure] = png
 
 
-def show_figure(figure: Figure | None, dpi: int = PNG_DPI) -> Any:
+def show_figure(figure: Figure | None, dpi: int = PNG_DPI, alt: str | None = None) -> Any:
     """A figure as a PNG for a notebook cell's output (Quarto and nbconvert embed it).
 
     A matplotlib ``Figure`` made without pyplot has no PNG representation in a kernel, so
     displaying it directly shows only ``<Figure size ...>``; this is the display to use.
-    ``None`` (a figure the run has no data for) shows a short note instead.
+    ``None`` (a figure the run has no data for) shows a short note instead. ``alt``: the
+    figure's alt text written from this run's numbers, kept in the output's metadata; the
+    render makes it the cell's ``fig-alt`` (`pcfm.pipeline.render.with_run_alt_text`).
     """
     from IPython.display import Image, Markdown
 
     if figure is None:
         return Markdown("*No data for this figure in this run.*")
+    metadata = {"alt": alt} if alt else None
     published = _PUBLISHED_PNG.get(figure)
     if published is not None and dpi == PNG_DPI:
-        return Image(data=published, format="png")
-    return Image(data=figure_png(figure, dpi), format="png")
+        return Image(data=published, format="png", metadata=metadata)
+    return Image(data=figure_png(figure, dpi), format="png", metadata=metadata)
 
 
 def smallest_font_pt(figure: Figure) -> float:

@@ -29,6 +29,7 @@ directly (:func:`render_statements`) with the same house style.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -171,7 +172,7 @@ def standalone_notebooks(
         path = folder.notebooks / document.notebook
         if not path.exists():
             continue
-        notebook = nbformat.read(path, as_version=4)
+        notebook = with_run_alt_text(nbformat.read(path, as_version=4))
         title = str((read_front_matter(notebook) or {}).get("title") or document.title)
         formats = formats_of(document) if formats_of else None
         set_front_matter(
@@ -208,6 +209,7 @@ def stage_quarto_project(
     shutil.copytree(
         folder.notebooks, staging / "notebooks", ignore=shutil.ignore_patterns(*NOT_IN_BOOK)
     )
+    with_run_alt_text_in(staging / "notebooks")
     config_path = staging / "_quarto.yml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     book = config["book"]
@@ -553,6 +555,39 @@ def without_build_paths(report_dir: Path, staging: Path) -> int:
 
 
 _CELL_OPTION = re.compile(r"^#\|\s*([a-z-]+):\s*(.*)$", re.MULTILINE)
+_FIG_ALT_OPTION = re.compile(r"^#\|\s*fig-alt:.*$", re.MULTILINE)
+
+
+def run_alt_text(cell: NotebookNode) -> str | None:
+    """The alt text a figure cell's output carries from the run (`pcfm.base.style.show_figure`)."""
+    for output in cell.get("outputs", []):
+        alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+        if alt:
+            return str(alt)
+    return None
+
+
+def with_run_alt_text(notebook: NotebookNode) -> NotebookNode:
+    """``notebook`` with each figure's ``fig-alt`` option replaced by the alt text its
+    output carries: written from this run's published numbers (the finding included), which
+    a cell option fixed in the notebook's source cannot be. Changes ``notebook`` in place."""
+    for cell in notebook.cells:
+        alt = run_alt_text(cell) if cell.cell_type == "code" else None
+        if alt is None:
+            continue
+        line = f"#| fig-alt: {json.dumps(alt, ensure_ascii=False)}"
+        if _FIG_ALT_OPTION.search(cell.source):
+            cell.source = _FIG_ALT_OPTION.sub(lambda _, line=line: line, cell.source, count=1)
+        else:
+            cell.source = f"{line}\n{cell.source}"
+    return notebook
+
+
+def with_run_alt_text_in(folder: Path) -> None:
+    """:func:`with_run_alt_text` on every notebook in ``folder`` (the staged book's)."""
+    for path in sorted(folder.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.write(with_run_alt_text(notebook), path)
 
 
 def cell_options(source: str) -> dict[str, str]:
@@ -600,7 +635,7 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
     are numbered as Quarto numbers them, and cross-references and heading ids written
     for Quarto become plain words.
     """
-    notebook = nbformat.from_dict(notebook)
+    notebook = with_run_alt_text(nbformat.from_dict(notebook))
     names = reference_names(notebook)
 
     def resolve(text: str) -> str:
