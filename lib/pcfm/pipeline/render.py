@@ -54,7 +54,7 @@ from pcfm.base.markdown import escape_markdown
 from pcfm.base.style import NHS_BLUE
 from pcfm.params.report import ReportParams
 from pcfm.report import house_style
-from pcfm.report.accessible_html import LANGUAGE, make_report_accessible
+from pcfm.report.accessible_html import make_report_accessible
 from pcfm.report.documents import (
     STANDALONE_DOCUMENTS,
     STATEMENTS_DOCUMENT,
@@ -63,7 +63,7 @@ from pcfm.report.documents import (
     read_front_matter,
     set_front_matter,
 )
-from pcfm.report.house_style import DocumentIdentity
+from pcfm.report.house_style import LANGUAGE, DocumentIdentity
 from pcfm.report.statements import (
     HTML_PAGE_BREAK,
     QUARTO_PAGE_BREAK,
@@ -289,7 +289,7 @@ def run_tool(name: str, command: Sequence[str | os.PathLike[str]], folder: Path)
 
 
 #: Pandoc metadata of the statements in every format.
-STATEMENTS_METADATA: dict[str, Any] = {"lang": "en-GB", "toc-title": "Practices"}
+STATEMENTS_METADATA: dict[str, Any] = {"lang": LANGUAGE, "toc-title": "Practices"}
 #: And in Typst only (pandoc's HTML would take ``fontsize`` too): the house page and type.
 STATEMENTS_TYPST_METADATA: dict[str, Any] = {
     "papersize": "a4",

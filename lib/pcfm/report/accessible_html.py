@@ -26,8 +26,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
 
-#: The language of every document.
-LANGUAGE = "en-GB"
+from pcfm.report.house_style import LANGUAGE
+
 #: Marks a page already processed (the step runs once per render; a rerun changes nothing).
 MARKER = "pcfm-accessible"
 
