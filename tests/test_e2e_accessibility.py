@@ -182,3 +182,70 @@ def test_an_empty_list_is_a_sentence_not_a_header_row(renders: dict[str, Path]) 
     # the tiny run has no data problem, so the data chapter says so in words
     chapter = next(p for p in _pages(renders["fallback"]) if p.name == "01_data.html")
     assert "None: the data had no recoverable problems." in _soup(chapter).get_text(" ")
+
+
+def _structure_tags(node: object, tags: list[tuple[str, object]]) -> None:
+    """Every structure element under ``node`` of a tagged PDF, as (tag, its /Alt)."""
+    node = node.get_object() if hasattr(node, "get_object") else node
+    if isinstance(node, list):
+        for kid in node:
+            _structure_tags(kid, tags)
+        return
+    if not hasattr(node, "get"):
+        return
+    if node.get("/S"):
+        tags.append((str(node["/S"]), node.get("/Alt")))
+    if node.get("/K") is not None:
+        _structure_tags(node["/K"], tags)
+
+
+def test_every_pdf_is_tagged_with_language_title_headings_and_figure_alt_text(
+    renders: dict[str, Path],
+) -> None:
+    from pypdf import PdfReader
+
+    if "quarto" not in renders:
+        pytest.skip("Quarto is not installed: no PDF to check")
+    pdfs = sorted(renders["quarto"].glob("*.pdf"))
+    assert len(pdfs) == 4
+    for pdf in pdfs:
+        reader = PdfReader(pdf)
+        catalogue = reader.trailer["/Root"]
+        assert catalogue.get("/Lang") == "en-GB", pdf.name
+        assert reader.metadata and reader.metadata.get("/Title"), pdf.name
+        assert catalogue["/MarkInfo"]["/Marked"], pdf.name
+        tags: list[tuple[str, object]] = []
+        _structure_tags(catalogue["/StructTreeRoot"], tags)
+        assert any(re.fullmatch(r"/H\d?", tag) for tag, _ in tags), pdf.name
+        assert {"/Table", "/TH"} <= {tag for tag, _ in tags}, pdf.name
+        figures = [alt for tag, alt in tags if tag == "/Figure"]
+        assert all(alt and str(alt).strip() for alt in figures), pdf.name
+    book = next(pdf for pdf in pdfs if pdf.stem == "Primary-Care-Funding-Model")
+    tags = []
+    _structure_tags(PdfReader(book).trailer["/Root"]["/StructTreeRoot"], tags)
+    assert sum(tag == "/Figure" for tag, _ in tags) >= 8
+
+
+def test_every_word_file_has_language_title_headings_and_described_pictures(
+    renders: dict[str, Path],
+) -> None:
+    import zipfile
+
+    if "quarto" not in renders:
+        pytest.skip("Quarto is not installed: no Word file to check")
+    documents = sorted(renders["quarto"].glob("*.docx"))
+    assert len(documents) == 4
+    for document in documents:
+        with zipfile.ZipFile(document) as archive:
+            core = archive.read("docProps/core.xml").decode("utf-8")
+            styles = archive.read("word/styles.xml").decode("utf-8")
+            body = archive.read("word/document.xml").decode("utf-8")
+        assert re.search(r"<dc:title>[^<]+</dc:title>", core), document.name
+        assert 'w:val="en-GB"' in styles, document.name
+        assert re.search(r'w:pStyle w:val="Heading\d"', body), document.name
+        pictures = re.findall(r"<wp:docPr [^>]*>", body)
+        assert [p for p in pictures if 'descr=""' in p or "descr=" not in p] == [], document.name
+    allocation = (renders["quarto"] / "allocation-report.docx").read_bytes()
+    with zipfile.ZipFile(renders["quarto"] / "allocation-report.docx") as archive:
+        body = archive.read("word/document.xml").decode("utf-8")
+    assert allocation and "most deprived fifth of practices receives" in body

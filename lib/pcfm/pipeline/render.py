@@ -70,6 +70,7 @@ from pcfm.report.statements import (
     combine_statements,
     statements_markdown,
 )
+from pcfm.report.word_figures import set_figure_alt_text
 from pcfm.report.word_tables import tidy_word_tables
 
 #: Files and folders of the Quarto project, relative to the project root.
@@ -521,9 +522,11 @@ def render_with_quarto(
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
+    alt_by_label = figure_alt_texts(folder.notebooks)
     for document in documents:
         if document.suffix == ".docx":  # Quarto frames captioned tables: make them real again
             tidy_word_tables(document)
+            set_figure_alt_text(document, alt_by_label)  # and leaves pictures undescribed
     return RenderResult(
         "quarto", documents, f"Quarto rendered {len(documents)} documents.", timings
     )
@@ -581,6 +584,22 @@ def with_run_alt_text(notebook: NotebookNode) -> NotebookNode:
         else:
             cell.source = f"{line}\n{cell.source}"
     return notebook
+
+
+def figure_alt_texts(notebooks: Path) -> dict[str, str]:
+    """Each figure's alt text by its label, from the run's executed notebooks (the run's
+    own alt text where a figure has one, else its ``fig-alt`` option)."""
+    alts: dict[str, str] = {}
+    for path in sorted(notebooks.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            options = cell_options(cell.source)
+            label = options.get("label", "")
+            alt = run_alt_text(cell) or options.get("fig-alt")
+            if label.startswith("fig-") and alt:
+                alts[label] = alt
+    return alts
 
 
 def with_run_alt_text_in(folder: Path) -> None:
