@@ -30,7 +30,7 @@ QUARTO_PAGE = """<!DOCTYPE html><html><head><title>2  Data – Model</title></he
 <div class="quarto-alternate-formats"><ul><li><a href="x.pdf"><i class="bi"></i>Typst</a></li>
 </ul></div></body></html>"""
 
-NBCONVERT_PAGE = """<!DOCTYPE html><html lang="en-GB"><head><title>Notebook</title></head><body>
+NBCONVERT_PAGE = """<!DOCTYPE html><html lang="en"><head><title>Notebook</title></head><body>
 <h1 id="Data">Data<a class="anchor-link" href="#Data">¶</a></h1>
 <p class="pcfm-table-caption">Table 1: Practices.</p>
 <div class="jp-RenderedMarkdown"><table><thead><tr><th>Code</th><th>List</th></tr></thead>
@@ -74,6 +74,7 @@ def test_quarto_navigation_and_format_links_are_named_by_what_they_show() -> Non
 def test_an_nbconvert_page_loses_its_pilcrows_and_is_titled() -> None:
     soup = _soup(make_page_accessible(NBCONVERT_PAGE, title="Data"))
     assert soup.title.get_text() == "Data"
+    assert soup.html["lang"] == "en-GB"  # nbconvert writes only the two-letter code
     assert "¶" not in soup.get_text()
     assert [h.get_text() for h in soup.find_all(["h1", "h2"])] == ["Data", "More"]
     first, second = soup.find_all("table")

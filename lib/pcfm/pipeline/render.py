@@ -734,7 +734,6 @@ def _html_exporter() -> HTMLExporter:
         exclude_output_prompt=True,
         extra_template_basedirs=[str(NBCONVERT_TEMPLATES)],
         template_name="pcfm-html",
-        language_code=LANGUAGE,
     )
 
 

@@ -55,7 +55,8 @@ def make_page_accessible(html_text: str, title: str | None = None) -> str:
     if soup.find("style", attrs={"data-pcfm": MARKER}):
         return html_text
     root = soup.find("html")
-    if isinstance(root, Tag) and not root.get("lang"):
+    # nbconvert takes only a two-letter code ("en"); the fallback index had none
+    if isinstance(root, Tag) and root.get("lang") in (None, "", LANGUAGE.split("-")[0]):
         root["lang"] = LANGUAGE
     _set_title(soup, title)
     for anchor in soup.select("a.anchor-link"):  # nbconvert's "¶" in every heading
