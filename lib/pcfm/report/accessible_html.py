@@ -10,8 +10,9 @@ axe-core over the result and ``tests/test_06_accessible_html.py`` checks what ax
 * headings read as their words: nbconvert's "¶" permalinks inside each heading go;
 * every table has a ``<caption>`` naming it, column headers (``scope="col"``) and row
   headers (its first column, ``<th scope="row">``). Quarto puts a table's caption in a
-  ``<figcaption>`` of a wrapper, which names no table: it is moved into the table (same id,
-  so cross-references and ``aria-describedby`` still resolve). A table without a caption
+  ``<figcaption>`` of a wrapper (nbconvert: a paragraph before it), which names no table:
+  its words become the table's ``<caption>``, and the visible one, outside the scroll box,
+  is hidden from assistive technology so nothing is read twice. A table without a caption
   is named by the section it is in;
 * a box that scrolls a wide table can take keyboard focus and is named by its table's
   caption (Quarto's ``.cell-output-display`` scrolls; WCAG 2.1.1);
@@ -34,10 +35,10 @@ MARKER = "pcfm-accessible"
 #: CSS for what the templates leave too small or place oddly.
 STYLE = f"""
 /* {MARKER}: added by pcfm.report.accessible_html */
-table > caption {{ caption-side: top; text-align: left; color: inherit; }}
 li > a, .quarto-alternate-formats a, nav.quarto-page-nav a {{
   display: inline-block; min-height: 24px; line-height: 24px;
 }}
+.pcfm-table-caption {{ font-style: italic; }}
 .pcfm-scroll:focus {{ outline: 2px solid #005EB8; outline-offset: 2px; }}
 .pcfm-visually-hidden {{
   position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
@@ -114,29 +115,32 @@ def _set_title(soup: BeautifulSoup, title: str | None) -> None:
 
 
 def _caption_table(soup: BeautifulSoup, table: Tag, number: int) -> None:
+    """Give ``table`` a ``<caption>``: the text of the caption its template wrote outside it.
+
+    The visible caption stays where the template put it (above the table, outside the box
+    that scrolls a wide table, so it is never scrolled out of sight) and is hidden from
+    assistive technology; the ``<caption>`` carries the same words for it, unseen.
+    """
     if table.find("caption", recursive=False) is not None:
         return
-    caption = soup.new_tag("caption")
+    caption = soup.new_tag("caption", attrs={"class": "pcfm-visually-hidden"})
+    caption["id"] = f"pcfm-table-{number}-caption"
     figure = table.find_parent("figure")
     figcaption = figure.find("figcaption") if isinstance(figure, Tag) else None
     previous = table.find_previous(class_="pcfm-table-caption")
     if isinstance(figcaption, Tag) and len(figure.find_all("table")) == 1:
-        if figcaption.get("id"):
-            caption["id"] = figcaption["id"]
-        for child in list(figcaption.children):
-            caption.append(child.extract())
-        figcaption.decompose()
+        shown: Tag | None = figcaption
     elif isinstance(previous, Tag) and previous.find_next("table") is table:
-        for child in list(previous.children):
-            caption.append(child.extract())
-        previous.decompose()
+        shown = previous
+    else:
+        shown = None
+    if shown is not None:
+        caption.string = shown.get_text(" ", strip=True)
+        shown["aria-hidden"] = "true"
     else:  # no caption was written: name the table by the section it is in
         heading = table.find_previous(["h1", "h2", "h3", "h4"])
         section = heading.get_text(" ", strip=True) if isinstance(heading, Tag) else ""
         caption.string = f"Table: {section}" if section else f"Table {number}"
-        caption["class"] = "pcfm-visually-hidden"
-    if not caption.get("id"):
-        caption["id"] = f"pcfm-table-{number}-caption"
     table.insert(0, caption)
 
 
