@@ -72,3 +72,15 @@ def test_the_run_alt_text_replaces_the_cell_option_in_every_render() -> None:
         'Bars: the "most" deprived get 9.5% less.'
     )
     assert notebook.cells[0].source.count("fig-alt") == 1
+
+
+def test_the_methodology_figures_alt_text_carries_the_run_numbers() -> None:
+    from pcfm.report.alt_text import funding_before_after_alt, need_index_alt
+
+    headline = _headline(deprivation_gap_before=-0.251, deprivation_gap_after=-0.17)
+    alt = funding_before_after_alt(headline)
+    assert "receives 25.1% less per need-weighted patient than the least deprived" in alt
+    assert alt.endswith("after it, 17.0% less per need-weighted patient than the least deprived.")
+    need = pd.DataFrame({"practice_code": ["P2", "P1", "P3"], "need_index": [1.2344, 0.8811, 1.0]})
+    assert need_index_alt(need).endswith("range from 0.881 (P1) to 1.234 (P2).")
+    assert need_index_alt(need.iloc[:0]).endswith("ICB average of 1.")

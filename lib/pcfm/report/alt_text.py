@@ -8,8 +8,10 @@ formatted by the documents' own rules (`pcfm.report.formats`); nothing is comput
 
 from __future__ import annotations
 
+import pandas as pd
+
 from pcfm.allocation.headline import AllocationHeadline
-from pcfm.report.formats import gbp, more_or_less
+from pcfm.report.formats import gbp, index, more_or_less
 
 
 def _gap_words(gap: float) -> str:
@@ -45,4 +47,36 @@ def allocation_per_patient_alt(headline: AllocationHeadline) -> str:
         f"{shown} {headline.n_funded} of {headline.n_practices} practices are funded; their "
         f"allocations range from {gbp(headline.smallest_allocation_gbp)} to "
         f"{gbp(headline.largest_allocation_gbp)}, and the others receive nothing."
+    )
+
+
+def funding_before_after_alt(headline: AllocationHeadline) -> str:
+    """The scatter of each practice's funding per need-weighted patient against deprivation."""
+    shown = (
+        "Scatter plot of each practice's pounds per need-weighted patient against the IMD "
+        "score of its population, before (grey squares) and after (blue circles) the "
+        "allocation, with a fitted line through each and a dashed line at the ICB average."
+    )
+    before, after = headline.deprivation_gap_before, headline.deprivation_gap_after
+    if before is None or after is None:
+        return shown
+    return (
+        f"{shown} By quintile, the most deprived fifth of practices receives "
+        f"{_gap_words(before)} before the allocation; after it, {_gap_words(after)}."
+    )
+
+
+def need_index_alt(need: pd.DataFrame) -> str:
+    """The scatter of each practice's need index against deprivation, with its range."""
+    shown = (
+        "Scatter plot of each practice's need index against the IMD 2019 score of its "
+        "population, with a horizontal line at the ICB average of 1."
+    )
+    if need.empty or "need_index" not in need:
+        return shown
+    ordered = need.sort_values(["need_index", "practice_code"])
+    low, high = ordered.iloc[0], ordered.iloc[-1]
+    return (
+        f"{shown} Need indices range from {index(low['need_index'])} "
+        f"({low['practice_code']}) to {index(high['need_index'])} ({high['practice_code']})."
     )
