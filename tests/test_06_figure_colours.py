@@ -163,3 +163,15 @@ def test_sensitivity_series_differ_by_shape_and_are_labelled_in_words() -> None:
     legend = [text.get_text() for text in axes.get_legend().get_texts()]
     assert not [label for label in legend if "_" in label]
     assert term_words("imd_decile=10") == "IMD decile 10"
+
+
+def test_eligible_practices_differ_by_shape_as_well_as_colour() -> None:
+    axes = _figures()["need index intervals"].axes[0]
+    legend = {text.get_text() for text in axes.get_legend().get_texts()}
+    assert legend == {"Eligible", "Not eligible"}
+    paths = {
+        tuple(map(tuple, collection.get_paths()[0].vertices.round(3)))
+        for collection in axes.collections
+        if type(collection).__name__ == "PathCollection"
+    }
+    assert len(paths) == 2  # a circle and a square
