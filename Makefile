@@ -26,8 +26,16 @@ export PCFM_QUARTO := $(abspath $(QUARTO_DIR))/bin/quarto
 WITH_QUARTO := PATH="$(abspath $(QUARTO_DIR))/bin:$$PATH"
 endif
 
+# The accessibility audit (tests/test_e2e_accessibility.py): axe-core and playwright-core,
+# pinned in tests/a11y/package-lock.json, installed by `npm ci` where npm exists. Offline
+# the install fails softly and the audit is skipped, saying why; Chromium is the system's.
+A11Y_STAMP :=
+ifneq ($(shell command -v npm 2>/dev/null),)
+A11Y_STAMP := tests/a11y/node_modules/.pcfm-installed
+endif
+
 .DEFAULT_GOAL := help
-.PHONY: help venv quarto report report-llr-public test lint format lock benchmark clean
+.PHONY: help venv quarto a11y-tools report report-llr-public test lint format lock benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -50,6 +58,13 @@ venv: $(STAMP) ## Create or update the virtual environment from the lock
 
 quarto: $(QUARTO_STAMP) ## Install the shared Quarto into .tools/quarto (where ../shared/tools/quarto exists)
 
+tests/a11y/node_modules/.pcfm-installed: tests/a11y/package-lock.json
+	@cd tests/a11y && { npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && \
+		touch node_modules/.pcfm-installed; } || \
+		echo "npm ci failed in tests/a11y: the accessibility audit will be skipped"
+
+a11y-tools: $(A11Y_STAMP) ## Install axe-core and playwright-core for the accessibility test (npm ci)
+
 report: $(STAMP) $(QUARTO_STAMP) ## Run the model on the built-in synthetic ICB and render the report to build/demo/
 	$(WITH_QUARTO) $(BIN)/pcfm run params/demo.yml
 
@@ -57,7 +72,7 @@ report-llr-public: $(STAMP) $(QUARTO_STAMP) ## Run on LLR's real practices from 
 	$(BIN)/pcfm setup --params params/llr-public.yml
 	$(WITH_QUARTO) $(BIN)/pcfm run params/llr-public.yml
 
-test: $(STAMP) $(QUARTO_STAMP) ## Lint, then run every test
+test: $(STAMP) $(QUARTO_STAMP) $(A11Y_STAMP) ## Lint, then run every test
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 

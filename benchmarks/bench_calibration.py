@@ -101,7 +101,7 @@ def summarise(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "fit": fit,
                 "terms x seeds": len(group),
                 "95% CI coverage": group["covered"].mean(),
-                f"bias, log RR {DEPRIVED}": deprived.mean(),
+                "bias, log RR of IMD quintile 1": deprived.mean(),
                 "its standard error": deprived.std(ddof=1) / np.sqrt(len(deprived)),
                 "mean |bias| over terms": group.groupby("term")["log_error"].mean().abs().mean(),
             }

@@ -144,7 +144,8 @@ def test_the_html_fallback_keeps_title_captions_and_alt_text() -> None:
     figure_html = shown.cells[1].outputs[0]["data"]["text/html"]
     assert 'alt="Bars of funding."' in figure_html and "Funding by quintile." in figure_html
     assert len(shown.cells[1].outputs) == 1  # stderr noise is not published
-    assert shown.cells[2].outputs[0]["data"]["text/markdown"] == "*Table 1: Every practice.*"
+    caption = shown.cells[2].outputs[0]["data"]["text/html"]  # the table's <caption>, later
+    assert caption == '<p class="pcfm-table-caption">Table 1: Every practice.</p>'
     assert "Figure 1: Funding by quintile." in figure_html
     assert shown.cells[3].source == "## Equity\n\nSee Table 1 and Figure 1."
     assert notebook.cells[0].cell_type == "raw"  # the executed notebook is not changed

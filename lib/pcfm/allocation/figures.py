@@ -39,8 +39,8 @@ def funding_by_deprivation_figure(table: pd.DataFrame) -> Figure:
     for xi, b, a in zip(x, before, after, strict=True):
         if a != b:
             axes.plot([xi, xi], [b, a], color=NHS_MID_GREY, linewidth=0.6, alpha=0.7)
-    axes.scatter(x, before, color=NHS_MID_GREY, s=14, label="Before allocation")
-    axes.scatter(x, after, color=NHS_BLUE, s=14, label="After allocation")
+    axes.scatter(x, before, color=NHS_MID_GREY, marker="s", s=14, label="Before allocation")
+    axes.scatter(x, after, color=NHS_BLUE, marker="o", s=14, label="After allocation")
     if len(x) >= 2 and np.ptp(x) > 0:
         grid = np.linspace(x.min(), x.max(), 50)
         for values, colour in ((before, NHS_MID_GREY), (after, NHS_BLUE)):
@@ -74,7 +74,7 @@ def need_index_interval_figure(table: pd.DataFrame) -> Figure:
         return figure
     low = ordered["need_index"] - ordered["need_index_low"]
     high = ordered["need_index_high"] - ordered["need_index"]
-    colours = np.where(ordered["eligible"].to_numpy(dtype=bool), NHS_BLUE, NHS_MID_GREY)
+    eligible = ordered["eligible"].to_numpy(dtype=bool)
     axes.errorbar(
         position,
         ordered["need_index"],
@@ -83,9 +83,15 @@ def need_index_interval_figure(table: pd.DataFrame) -> Figure:
         ecolor=NHS_MID_GREY,
         elinewidth=0.8,
     )
-    axes.scatter(position, ordered["need_index"], c=colours, s=10)
+    # eligible or not by shape as well as colour (WCAG 1.4.1: not by colour alone)
+    need_index = ordered["need_index"].to_numpy(dtype=float)
+    axes.scatter(position[eligible], need_index[eligible], color=NHS_BLUE, marker="o", s=12,
+                 label="Eligible")  # fmt: skip
+    axes.scatter(position[~eligible], need_index[~eligible], color=NHS_MID_GREY, marker="s",
+                 s=12, label="Not eligible")  # fmt: skip
     axes.axhline(1.0, color=NHS_DARK_GREY, linewidth=0.8)
-    axes.set_xlabel("Practices, lowest need index first (blue: eligible)")
+    axes.legend(frameon=False, fontsize=8)
+    axes.set_xlabel("Practices, lowest need index first")
     axes.set_ylabel("Need index with 95% bootstrap interval")
     figure.tight_layout()
     return figure

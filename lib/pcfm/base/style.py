@@ -1,14 +1,19 @@
-"""The house style of every figure: NHS identity colours, colour-blind safe, legible on A4.
+"""The house style of every figure: NHS identity colours, readable, colour-blind safe, A4.
 
-Colours are from the NHS identity guidelines (england.nhs.uk/nhsidentity). The
-categorical palette is ordered so that any two of its first four colours stay apart
-for people with protanopia, deuteranopia or tritanopia (checked in the tests by
-simulating each, after Machado, Oliveira and Fernandes 2009). Figures are sized for the
-16 cm text width of an A4 page with fonts of at least 9 pt at that size.
+Colours are from the NHS identity guidelines (england.nhs.uk/nhsidentity), and only
+those that reach WCAG 2.2's 3:1 contrast against the white page (1.4.11, non-text
+contrast) draw data: orange (2.5:1), light blue (2.3:1), warm yellow (1.7:1) and pale grey
+(1.2:1) are not used for marks. The categorical palette is ordered so that any two of its
+first four colours stay apart for people with protanopia, deuteranopia or tritanopia
+(checked in the tests by simulating each, after Machado, Oliveira and Fernandes 2009).
+Figures are sized for the 16 cm text width of an A4 page with fonts of at least 9 pt.
+``tests/test_06_figure_colours.py`` checks every figure's colours against these rules.
 
-Other stages adopt the style with :func:`new_figure` (a figure already sized and styled)
-or :func:`style_figure` (restyle a finished figure), and :data:`CATEGORY_COLOURS` for the
-funding categories.
+This is the one palette of the report: the stages' figures (`pcfm.model.figures`,
+`pcfm.need.figures`, `pcfm.allocation.figures`) and the report's (`pcfm.report.figures`)
+take their colours from here with :func:`new_figure` (a figure already sized and styled),
+:func:`style_figure` (restyle a finished figure), :data:`PALETTE` and
+:data:`CATEGORY_COLOURS` for the funding categories.
 """
 
 from __future__ import annotations
@@ -21,25 +26,40 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-#: NHS identity colours used by the report.
+#: NHS identity colours used by the report (those for data: 3:1 or more against white).
 NHS_BLUE = "#005EB8"
 NHS_DARK_BLUE = "#003087"
-NHS_LIGHT_BLUE = "#41B6E6"
 NHS_DARK_GREY = "#425563"
 NHS_MID_GREY = "#768692"
+NHS_DARK_PINK = "#7C2855"
+NHS_DARK_RED = "#8A1538"
+NHS_PINK = "#AE2573"
+NHS_PURPLE = "#330072"
+NHS_LIGHT_PURPLE = "#704C9C"
+NHS_BRIGHT_BLUE = "#0072CE"
+NHS_GREEN = "#009639"
+NHS_AQUA_GREEN = "#00A499"
+NHS_BLACK = "#231F20"
+#: Backgrounds and gridlines only (1.2:1 against white: never a mark that carries data).
 NHS_PALE_GREY = "#E8EDEE"
+#: Too light against white for a mark (WCAG 1.4.11): kept for text backgrounds only.
+NHS_LIGHT_BLUE = "#41B6E6"
 NHS_ORANGE = "#ED8B00"
 NHS_WARM_YELLOW = "#FFB81C"
-NHS_DARK_PINK = "#7C2855"
-NHS_BLACK = "#231F20"
 
-#: Categorical palette, in order of use: blue/orange/light blue/dark pink stay distinct
-#: under every common colour-vision deficiency.
-PALETTE = (NHS_DARK_BLUE, NHS_ORANGE, NHS_LIGHT_BLUE, NHS_DARK_PINK, NHS_MID_GREY, NHS_WARM_YELLOW)
+#: The page every figure is drawn on.
+WHITE = "#FFFFFF"
+#: Contrast every mark that carries data reaches against the page (WCAG 2.2, 1.4.11).
+MIN_CONTRAST = 3.0
 
-#: Funding categories, 1 = most under-funded: a dark-to-light blue ramp, so the order
-#: survives greyscale printing.
-CATEGORY_COLOURS = ("#003087", "#005EB8", "#41B6E6", "#AED8F0", "#E8EDEE")
+#: Categorical palette, in order of use: dark blue, dark red, green and mid grey stay
+#: distinct under every common colour-vision deficiency; all six reach 3:1 on white.
+PALETTE = (NHS_DARK_BLUE, NHS_DARK_RED, NHS_GREEN, NHS_MID_GREY, NHS_PINK, NHS_AQUA_GREEN)
+
+#: Funding categories, 1 = most under-funded: darkest first and lighter at every step, so
+#: the order survives greyscale printing, with the hue changing between neighbours so
+#: that next categories differ in colour too; every one 3:1 or more against white.
+CATEGORY_COLOURS = (NHS_PURPLE, NHS_DARK_PINK, NHS_LIGHT_PURPLE, NHS_BRIGHT_BLUE, NHS_AQUA_GREEN)
 
 #: A4 text width (21 cm minus 2.5 cm margins each side) in inches.
 A4_TEXT_WIDTH_IN = 6.3
@@ -105,21 +125,24 @@ def remember_published_png(figure: Figure, png: bytes) -> None:
     _PUBLISHED_PNG[figure] = png
 
 
-def show_figure(figure: Figure | None, dpi: int = PNG_DPI) -> Any:
+def show_figure(figure: Figure | None, dpi: int = PNG_DPI, alt: str | None = None) -> Any:
     """A figure as a PNG for a notebook cell's output (Quarto and nbconvert embed it).
 
     A matplotlib ``Figure`` made without pyplot has no PNG representation in a kernel, so
     displaying it directly shows only ``<Figure size ...>``; this is the display to use.
-    ``None`` (a figure the run has no data for) shows a short note instead.
+    ``None`` (a figure the run has no data for) shows a short note instead. ``alt``: the
+    figure's alt text written from this run's numbers, kept in the output's metadata; the
+    render makes it the cell's ``fig-alt`` (`pcfm.pipeline.render.with_run_alt_text`).
     """
     from IPython.display import Image, Markdown
 
     if figure is None:
         return Markdown("*No data for this figure in this run.*")
+    metadata = {"alt": alt} if alt else None
     published = _PUBLISHED_PNG.get(figure)
     if published is not None and dpi == PNG_DPI:
-        return Image(data=published, format="png")
-    return Image(data=figure_png(figure, dpi), format="png")
+        return Image(data=published, format="png", metadata=metadata)
+    return Image(data=figure_png(figure, dpi), format="png", metadata=metadata)
 
 
 def smallest_font_pt(figure: Figure) -> float:
@@ -180,3 +203,16 @@ def smallest_colour_difference(colours: Sequence[str], deficiency: str | None = 
         for i in range(len(labs))
         for j in range(i + 1, len(labs))
     )
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.2 relative luminance of an ``#RRGGBB`` colour."""
+    return float(_hex_to_linear_rgb(colour) @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def contrast_ratio(colour: str, background: str = WHITE) -> float:
+    """WCAG 2.2 contrast ratio of two colours (1 to 21)."""
+    lighter, darker = sorted(
+        (relative_luminance(colour), relative_luminance(background)), reverse=True
+    )
+    return (lighter + 0.05) / (darker + 0.05)

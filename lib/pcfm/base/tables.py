@@ -92,12 +92,13 @@ def page_characters(n_columns: int, landscape: bool = False) -> int:
 
 def column_label(name: object) -> str:
     """The header a person reads for a column: ``funding_per_nwp_gbp`` → "Funding per
-    need-weighted patient (£)". Names that are not snake_case are kept as they are."""
+    need-weighted patient (£)". Other names keep their words, an identifier in them read
+    as words ("family: negative_binomial" → "family: negative binomial")."""
     text = str(name)
     if text in _PHRASE_LABELS:
         return _PHRASE_LABELS[text]
     if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", text):
-        return text
+        return re.sub(r"(?<=[a-z0-9])_(?=[a-z0-9])", " ", text)
     words = text.split("_")
     units = [_UNIT_LABELS[word] for word in words if word in _UNIT_LABELS]
     shown = [_WORD_LABELS.get(word, word) for word in words if word not in _UNIT_LABELS]
@@ -181,12 +182,24 @@ def fit_widths(least: list[int], wanted: list[int], room: int) -> list[int]:
     return [low + spare * more // sum(extra) for low, more in zip(least, extra, strict=True)]
 
 
-def markdown_text(table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False) -> str:
+#: What a table with no rows shows: a header row with nothing under it reads as broken.
+EMPTY_TABLE = "None."
+
+
+def markdown_text(
+    table: pd.DataFrame,
+    float_format: str = ",.3f",
+    landscape: bool = False,
+    empty: str = EMPTY_TABLE,
+) -> str:
     """``table`` as a pipe table for people (see the module docstring).
 
     ``landscape``: the document shows the table on a landscape page (a ``.landscape``
-    div), so its columns share that page's width.
+    div), so its columns share that page's width. ``empty``: the sentence shown instead
+    of a table with no rows (an empty list is said in words).
     """
+    if table.empty:
+        return escape_markdown(empty)
     headers = [escape_markdown(column_label(name), one_line=True) for name in table.columns]
     raw_columns = [_shown_column(table[name], float_format) for name in table.columns]
     numeric = [_is_numeric(values) for values in raw_columns]
@@ -234,7 +247,10 @@ def markdown_text(table: pd.DataFrame, float_format: str = ",.3f", landscape: bo
 
 
 def markdown_table(
-    table: pd.DataFrame, float_format: str = ",.3f", landscape: bool = False
+    table: pd.DataFrame,
+    float_format: str = ",.3f",
+    landscape: bool = False,
+    empty: str = EMPTY_TABLE,
 ) -> Markdown:
     """:func:`markdown_text` for display in a notebook (Quarto renders it in every format)."""
-    return Markdown(markdown_text(table, float_format, landscape))
+    return Markdown(markdown_text(table, float_format, landscape, empty))

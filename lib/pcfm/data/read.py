@@ -220,6 +220,9 @@ def open_folder(data_dir: Path, stems: tuple[str, ...] | None = None) -> DataFol
     # Cells are sorted at the end, so row order inside DuckDB does not matter; dropping it
     # lets DuckDB stream and spill larger-than-memory inputs.
     connection.execute("SET preserve_insertion_order = false")
+    # In a notebook kernel DuckDB shows a long query's progress as a Jupyter widget, which
+    # the executed notebook keeps and the rendered page loads from a CDN: no progress bar.
+    connection.execute("SET enable_progress_bar = false")
     folder = DataFolder(data_dir=data_dir, connection=connection, work_dir=work_dir)
     for stem in stems or tuple(TABLES):
         try:

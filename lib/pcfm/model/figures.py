@@ -1,7 +1,9 @@
 """Figures of the workload model, each built from a diagnostics table and returned unshown.
 
 Figures use :class:`matplotlib.figure.Figure` directly (no pyplot state), so they are safe in
-the pipeline and in notebooks alike. NHS identity colours.
+the pipeline and in notebooks alike. Colours come from the one house palette
+(`pcfm.base.style`, every mark 3:1 or more against white); where several series share a
+figure they differ by marker shape as well as colour, so colour alone never carries meaning.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pcfm.base.style import NHS_BLUE, NHS_DARK_GREY, NHS_DARK_PINK, NHS_MID_GREY, PALETTE
+
+#: Marker shapes of series told apart in one figure, in the order of `PALETTE`.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 
 __all__ = [
     "calibration_figure",
@@ -142,19 +147,26 @@ def sensitivity_figure(comparison: pd.DataFrame, prefix: str = "imd_") -> Figure
             rows["rate_ratio"],
             positions,
             xerr=[rows["rate_ratio"] - rows["ci_low"], rows["ci_high"] - rows["rate_ratio"]],
-            fmt="o",
+            fmt=MARKERS[index % len(MARKERS)],
             markersize=4,
             capsize=2,
             color=PALETTE[index % len(PALETTE)],
-            label=label,
+            label=label.replace("_", " "),
         )
     axes.axvline(1.0, color=NHS_DARK_GREY, linewidth=0.8)
-    axes.set_yticks(np.arange(len(terms)) + 0.4 - height / 2, terms, fontsize=8)
+    axes.set_yticks(np.arange(len(terms)) + 0.4 - height / 2, map(term_words, terms), fontsize=8)
     axes.invert_yaxis()
     axes.set_xlabel("Rate ratio (95% CI)")
     axes.legend(fontsize=7, loc="best")
     figure.tight_layout()
     return figure
+
+
+def term_words(term: str) -> str:
+    """A model term as words: ``imd_quintile=1`` → "IMD quintile 1"."""
+    name, _, level = term.partition("=")
+    words = name.replace("_", " ").replace("imd", "IMD")
+    return f"{words} {level}".strip()
 
 
 def need_index_comparison_figure(

@@ -18,8 +18,9 @@ def decomposition_figure(decomposition: pd.DataFrame, max_practices: int = 40) -
     position = np.arange(len(ordered))
     positive_base = np.zeros(len(ordered))
     negative_base = np.zeros(len(ordered))
-    colours = PALETTE
-    for column, colour in zip(columns, colours, strict=False):
+    # a hatch per factor as well as a colour, so the factors differ without colour
+    hatches = ("", "///", "...", "xxx", "\\\\\\", "+++")
+    for column, colour, hatch in zip(columns, PALETTE, hatches, strict=False):
         values = ordered[column].to_numpy(dtype=float)
         base = np.where(values >= 0, positive_base, negative_base)
         axes.barh(
@@ -27,6 +28,9 @@ def decomposition_figure(decomposition: pd.DataFrame, max_practices: int = 40) -
             values,
             left=base,
             color=colour,
+            hatch=hatch,
+            edgecolor="white",
+            linewidth=0.3,
             label=column.removeprefix("contribution_").replace("_", "–"),
         )
         positive_base += np.maximum(values, 0)

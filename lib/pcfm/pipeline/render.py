@@ -29,6 +29,7 @@ directly (:func:`render_statements`) with the same house style.
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -53,6 +54,7 @@ from pcfm.base.markdown import escape_markdown
 from pcfm.base.style import NHS_BLUE
 from pcfm.params.report import ReportParams
 from pcfm.report import house_style
+from pcfm.report.accessible_html import make_report_accessible
 from pcfm.report.documents import (
     STANDALONE_DOCUMENTS,
     STATEMENTS_DOCUMENT,
@@ -61,13 +63,14 @@ from pcfm.report.documents import (
     read_front_matter,
     set_front_matter,
 )
-from pcfm.report.house_style import DocumentIdentity
+from pcfm.report.house_style import LANGUAGE, DocumentIdentity
 from pcfm.report.statements import (
     HTML_PAGE_BREAK,
     QUARTO_PAGE_BREAK,
     combine_statements,
     statements_markdown,
 )
+from pcfm.report.word_figures import set_figure_alt_text
 from pcfm.report.word_tables import tidy_word_tables
 
 #: Files and folders of the Quarto project, relative to the project root.
@@ -170,7 +173,7 @@ def standalone_notebooks(
         path = folder.notebooks / document.notebook
         if not path.exists():
             continue
-        notebook = nbformat.read(path, as_version=4)
+        notebook = with_run_alt_text(nbformat.read(path, as_version=4))
         title = str((read_front_matter(notebook) or {}).get("title") or document.title)
         formats = formats_of(document) if formats_of else None
         set_front_matter(
@@ -207,6 +210,7 @@ def stage_quarto_project(
     shutil.copytree(
         folder.notebooks, staging / "notebooks", ignore=shutil.ignore_patterns(*NOT_IN_BOOK)
     )
+    with_run_alt_text_in(staging / "notebooks")
     config_path = staging / "_quarto.yml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     book = config["book"]
@@ -286,7 +290,7 @@ def run_tool(name: str, command: Sequence[str | os.PathLike[str]], folder: Path)
 
 
 #: Pandoc metadata of the statements in every format.
-STATEMENTS_METADATA: dict[str, Any] = {"lang": "en-GB", "toc-title": "Practices"}
+STATEMENTS_METADATA: dict[str, Any] = {"lang": LANGUAGE, "toc-title": "Practices"}
 #: And in Typst only (pandoc's HTML would take ``fontsize`` too): the house page and type.
 STATEMENTS_TYPST_METADATA: dict[str, Any] = {
     "papersize": "a4",
@@ -514,12 +518,15 @@ def render_with_quarto(
             publish(job.outputs, folder.report, job.sources)
         shutil.rmtree(folder.root / "_quarto")
     without_build_paths(folder.report, folder.root / "_quarto")
+    make_report_accessible(folder.report)
     documents = sorted(
         p for p in folder.report.rglob("*") if p.suffix in {".html", ".pdf", ".docx"}
     )
+    alt_by_label = figure_alt_texts(folder.notebooks)
     for document in documents:
         if document.suffix == ".docx":  # Quarto frames captioned tables: make them real again
             tidy_word_tables(document)
+            set_figure_alt_text(document, alt_by_label)  # and leaves pictures undescribed
     return RenderResult(
         "quarto", documents, f"Quarto rendered {len(documents)} documents.", timings
     )
@@ -551,6 +558,55 @@ def without_build_paths(report_dir: Path, staging: Path) -> int:
 
 
 _CELL_OPTION = re.compile(r"^#\|\s*([a-z-]+):\s*(.*)$", re.MULTILINE)
+_FIG_ALT_OPTION = re.compile(r"^#\|\s*fig-alt:.*$", re.MULTILINE)
+
+
+def run_alt_text(cell: NotebookNode) -> str | None:
+    """The alt text a figure cell's output carries from the run (`pcfm.base.style.show_figure`)."""
+    for output in cell.get("outputs", []):
+        alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+        if alt:
+            return str(alt)
+    return None
+
+
+def with_run_alt_text(notebook: NotebookNode) -> NotebookNode:
+    """``notebook`` with each figure's ``fig-alt`` option replaced by the alt text its
+    output carries: written from this run's published numbers (the finding included), which
+    a cell option fixed in the notebook's source cannot be. Changes ``notebook`` in place."""
+    for cell in notebook.cells:
+        alt = run_alt_text(cell) if cell.cell_type == "code" else None
+        if alt is None:
+            continue
+        line = f"#| fig-alt: {json.dumps(alt, ensure_ascii=False)}"
+        if _FIG_ALT_OPTION.search(cell.source):
+            cell.source = _FIG_ALT_OPTION.sub(lambda _, line=line: line, cell.source, count=1)
+        else:
+            cell.source = f"{line}\n{cell.source}"
+    return notebook
+
+
+def figure_alt_texts(notebooks: Path) -> dict[str, str]:
+    """Each figure's alt text by its label, from the run's executed notebooks (the run's
+    own alt text where a figure has one, else its ``fig-alt`` option)."""
+    alts: dict[str, str] = {}
+    for path in sorted(notebooks.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            options = cell_options(cell.source)
+            label = options.get("label", "")
+            alt = run_alt_text(cell) or options.get("fig-alt")
+            if label.startswith("fig-") and alt:
+                alts[label] = alt
+    return alts
+
+
+def with_run_alt_text_in(folder: Path) -> None:
+    """:func:`with_run_alt_text` on every notebook in ``folder`` (the staged book's)."""
+    for path in sorted(folder.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.write(with_run_alt_text(notebook), path)
 
 
 def cell_options(source: str) -> dict[str, str]:
@@ -598,7 +654,7 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
     are numbered as Quarto numbers them, and cross-references and heading ids written
     for Quarto become plain words.
     """
-    notebook = nbformat.from_dict(notebook)
+    notebook = with_run_alt_text(nbformat.from_dict(notebook))
     names = reference_names(notebook)
 
     def resolve(text: str) -> str:
@@ -608,6 +664,7 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
         return _REFERENCE.sub(lambda match: names.get(match.group(1), match.group(0)), text)
 
     matter = read_front_matter(notebook)
+    notebook.metadata["title"] = page_title(notebook, matter)
     if matter is not None:
         heading = f"# {matter.get('title', '')}"
         if matter.get("subtitle"):
@@ -637,10 +694,11 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
                 )
                 output = nbformat.v4.new_output("display_data", data={"text/html": figure_html})
             elif "tbl-cap" in options and output.get("data", {}).get("text/markdown"):
-                outputs.append(
+                caption = html.escape(f"{number or 'Table'}: {options['tbl-cap']}")
+                outputs.append(  # made the table's <caption> by pcfm.report.accessible_html
                     nbformat.v4.new_output(
                         "display_data",
-                        data={"text/markdown": f"*{number or 'Table'}: {options['tbl-cap']}*"},
+                        data={"text/html": f'<p class="pcfm-table-caption">{caption}</p>'},
                     )
                 )
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
@@ -653,8 +711,30 @@ def for_html(notebook: NotebookNode) -> NotebookNode:
     return notebook
 
 
+def page_title(notebook: NotebookNode, matter: dict[str, Any] | None) -> str:
+    """A page's title: its front matter's, else its first heading's (nbconvert: "Notebook")."""
+    if matter and matter.get("title"):
+        return str(matter["title"])
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            heading = re.search(r"^#+\s+(.+?)\s*(?:\{[^}]*\})?\s*$", cell.source, re.MULTILINE)
+            if heading:
+                return heading.group(1)
+    return "Primary Care Funding Model"
+
+
+#: nbconvert's lab template with no script from the web (`templates/nbconvert/pcfm-html`).
+NBCONVERT_TEMPLATES = Path(house_style.TEMPLATES) / "nbconvert"
+
+
 def _html_exporter() -> HTMLExporter:
-    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    return HTMLExporter(
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        extra_template_basedirs=[str(NBCONVERT_TEMPLATES)],
+        template_name="pcfm-html",
+    )
 
 
 def export_html(notebook: NotebookNode, target: Path, exporter: HTMLExporter, name: str) -> Path:
@@ -708,7 +788,8 @@ def render_with_nbconvert(
     )
     index = folder.report / "index.html"
     index.write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>pcfm report</title>"
+        f"<!DOCTYPE html>\n<html lang='{LANGUAGE}'><head><meta charset='utf-8'>"
+        f"<title>Primary Care Funding Model: {html.escape(subtitle_of(report))}</title>"
         "<style>body{font-family:Arial,sans-serif;max-width:50em;margin:2em auto;"
         "color:#231f20}h1{color:#005eb8}</style></head>"
         f"<body><h1>Primary Care Funding Model</h1>\n<p>{html.escape(subtitle_of(report))}</p>"
@@ -717,6 +798,7 @@ def render_with_nbconvert(
         f"\n<p>{HOW_TO_GET_QUARTO}</p></body></html>\n",
         encoding="utf-8",
     )
+    make_report_accessible(folder.report)
     return RenderResult(
         "nbconvert", [index, *methodology, *(path for _, path in others)], HOW_TO_GET_QUARTO
     )

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from pcfm.allocation.headline import AllocationHeadline
 from pcfm.base.context import RunContext
+from pcfm.report.alt_text import allocation_per_patient_alt, funding_by_imd_alt
 from pcfm.report.display import (
     exclusions_display_table,
     headline_table,
@@ -55,6 +56,9 @@ class AllocationReport:
     sensitivity: pd.DataFrame
     quintile_figure: Figure | None
     allocation_figure: Figure
+    #: The figures' alt text, with this run's finding (`pcfm.report.alt_text`).
+    quintile_alt: str = ""
+    allocation_alt: str = ""
 
 
 def run_allocation_report(ctx: RunContext) -> AllocationReport:
@@ -92,4 +96,6 @@ def run_allocation_report(ctx: RunContext) -> AllocationReport:
         sensitivity=sensitivity_display_table(read_sensitivity(folder)),
         quintile_figure=quintile_figure,
         allocation_figure=allocation_figure,
+        quintile_alt=funding_by_imd_alt(headline),
+        allocation_alt=allocation_per_patient_alt(headline),
     )

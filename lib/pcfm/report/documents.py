@@ -23,7 +23,7 @@ import yaml
 from nbformat import NotebookNode
 
 from pcfm.base.markdown import escape_markdown
-from pcfm.report.house_style import DATE_FORMAT
+from pcfm.report.house_style import DATE_FORMAT, LANGUAGE
 from pcfm.report.quarto_check import (
     CELL_LABEL,
     CROSS_REFERENCE,
@@ -81,6 +81,8 @@ def front_matter(
     if date:
         content["date"] = escape_markdown(date)
         content["date-format"] = DATE_FORMAT
+    # the document's language: HTML lang, Typst text language (PDF), Word proofing language
+    content["lang"] = LANGUAGE
     content["format"] = formats
     content["execute"] = {"enabled": False, "echo": False}
     return "---\n" + yaml.safe_dump(content, sort_keys=False, allow_unicode=True) + "---"

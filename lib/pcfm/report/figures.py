@@ -23,7 +23,7 @@ def funding_by_imd_figure(quintiles: pd.DataFrame) -> Figure:
     x = np.arange(len(quintiles))
     width = 0.38
     axes.bar(x - width / 2, quintiles["funding_per_nwp_before_gbp"], width, label="Before",
-             color=NHS_MID_GREY)  # fmt: skip
+             color=NHS_MID_GREY, hatch="///", edgecolor="white")  # fmt: skip
     axes.bar(x + width / 2, quintiles["funding_per_nwp_after_gbp"], width, label="After",
              color=NHS_BLUE)  # fmt: skip
     axes.set_xticks(x, [f"{q}" for q in quintiles["imd_quintile"]])
@@ -60,9 +60,14 @@ def allocation_per_patient_figure(allocation: pd.DataFrame) -> Figure:
     axes.set_ylabel("£ per registered patient")
     if has_category:
         present = sorted({int(c) for c in categories if not np.isnan(c)})
-        handles = [Patch(color=_category_colour(c), label=f"Category {c}") for c in present]
+        handles = [
+            Patch(facecolor=_category_colour(c), edgecolor=NHS_DARK_GREY, label=f"Category {c}")
+            for c in present
+        ]
         if np.isnan(categories).any():
-            handles.append(Patch(color=EXCLUDED_COLOUR, label="Excluded"))
+            handles.append(
+                Patch(facecolor=EXCLUDED_COLOUR, edgecolor=NHS_DARK_GREY, label="Excluded")
+            )
         axes.legend(
             handles=handles,
             title="Funding category (1 = most under-funded)",

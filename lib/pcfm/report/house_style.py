@@ -46,6 +46,9 @@ STYLE_FILES = frozenset(
     }
 )
 
+#: The language of every document, in every format (WCAG 3.1.1; PDF and Word language).
+LANGUAGE = "en-GB"
+
 #: Page margins of every PDF.
 TYPST_MARGIN = {"x": "2cm", "top": "2.3cm", "bottom": "2cm"}
 

@@ -305,7 +305,7 @@ def statement_markdown(inputs: StatementInputs, practice_code: str) -> str:
         )
     lines += [
         "",
-        "| | Your practice | ICB |",
+        "| Measure | Your practice | ICB |",
         "|:---|---:|---:|",
         f"| Need index | {need_index:.3f} | 1.000 |",
     ]
