@@ -102,7 +102,7 @@ def _shared_pool(workers: int) -> ProcessPoolExecutor:
 
 def _give_main_a_spec() -> None:
     """Starting a worker reads ``__main__.__spec__``; a Jupyter kernel's ``__main__`` is the
-    user namespace, which loses it when the namespace is reset (`pcfm.report.fresh_state`).
+    user namespace, which loses it when the namespace is reset (`pcfm.base.fresh_state`).
     ``None`` is what an interactive interpreter has."""
     main = sys.modules.get("__main__")
     if main is not None and not hasattr(main, "__spec__"):
