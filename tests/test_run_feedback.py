@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,7 @@ import pytest
 from _quick_run import skip_the_heavy_stages
 from conftest import write_tiny_params
 
+from pcfm.base.progress_file import POLL_INTERVAL_S, PROGRESS_FILE, counted_step
 from pcfm.base.resources import project_dir
 from pcfm.cli import build_parser, main, verbosity_of
 from pcfm.pipeline import run as run_module
@@ -76,6 +78,32 @@ def test_a_run_shows_each_stage_and_progress_and_writes_its_log(
     assert "run complete: shown" in log
     assert str(tmp_path) not in log and str(Path.home()) + "/" not in log
     assert "parameters shown.yml" in log
+
+
+def test_a_stage_notebooks_counted_step_shows_as_a_bar_of_its_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bootstrap inside 04_allocation counts through the run folder's progress file."""
+    _skip_the_heavy_stages(monkeypatch)
+
+    def counting_notebook(name, folder, project_root, shared, limit_s):
+        if name == "04_allocation.ipynb":
+            with counted_step(folder.root, "bootstrap replicates") as on_progress:
+                for done in range(1, 4):
+                    on_progress(done, 3)
+                    time.sleep(3 * POLL_INTERVAL_S)  # each count outlasts a few reads
+
+    monkeypatch.setattr(run_module, "execute_notebook", counting_notebook)
+    params = tmp_path / "counted.yml"
+    params.write_text("run_name: counted\n")
+    build = tmp_path / "build"
+    assert main(["run", str(params), "--build-root", str(build)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    number = RUN_STAGES.index("04_allocation") + 1
+    shown = [line for line in lines if "bootstrap replicates" in line]
+    assert shown[-1] == f"pcfm: [{number}/{len(RUN_STAGES)}] 04_allocation: 3/3 bootstrap replicates"
+    assert any("1/3 bootstrap replicates, about" in line for line in shown)
+    assert not (build / "counted" / PROGRESS_FILE).exists()
 
 
 def test_quiet_shows_only_the_result_and_verbose_the_debug_log(

@@ -43,6 +43,7 @@ from pcfm.base.folder import (
 from pcfm.base.kernels import RunKernelManager, run_kernels
 from pcfm.base.live_kernel import KernelTimeout, LiveKernel, execute_with_retries
 from pcfm.base.outputs import write_workbook
+from pcfm.base.progress_file import ProgressWatcher
 from pcfm.base.resources import project_dir
 from pcfm.data.contract import input_files
 from pcfm.params import Params, load_params
@@ -444,7 +445,10 @@ def _run_stages(
     manifest.write(folder.manifest)  # the appendices notebook reads the provenance
     with SharedKernel(folder.root, params.timeouts) as shared:
         for name in NOTEBOOKS:
-            with stages.stage(name.removesuffix(".ipynb")):
+            with (
+                stages.stage(name.removesuffix(".ipynb")),
+                ProgressWatcher(folder.root, stages.counter),  # a counted step's bar
+            ):
                 log.info("executing %s (at most %d s)", name, limit_s)
                 execute_notebook(name, folder, project_root, shared, limit_s)
     with stages.stage("statements"):
