@@ -99,9 +99,9 @@ def test_a_stage_notebooks_counted_step_shows_as_a_bar_of_its_stage(
     build = tmp_path / "build"
     assert main(["run", str(params), "--build-root", str(build)]) == 0
     lines = capsys.readouterr().err.splitlines()
-    number = RUN_STAGES.index("04_allocation") + 1
+    stage = f"[{RUN_STAGES.index('04_allocation') + 1}/{len(RUN_STAGES)}] 04_allocation"
     shown = [line for line in lines if "bootstrap replicates" in line]
-    assert shown[-1] == f"pcfm: [{number}/{len(RUN_STAGES)}] 04_allocation: 3/3 bootstrap replicates"
+    assert shown[-1] == f"pcfm: {stage}: 3/3 bootstrap replicates"
     assert any("1/3 bootstrap replicates, about" in line for line in shown)
     assert not (build / "counted" / PROGRESS_FILE).exists()
 
